@@ -1,0 +1,1 @@
+//! gosleuth-render
