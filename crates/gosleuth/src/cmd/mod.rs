@@ -1,0 +1,18 @@
+//! One module per subcommand; each takes its clap `Args` and an [`Output`].
+
+pub mod analyze;
+pub mod goroutines;
+
+use crate::cli::{Cli, Command};
+use crate::failure::CmdResult;
+use crate::output::Output;
+
+pub fn run(cli: Cli) -> CmdResult {
+    let mut out = Output::new(cli.format, cli.color);
+    match cli.command {
+        Command::Analyze(args) => analyze::run(args, &mut out)?,
+        Command::Goroutines(args) => goroutines::run(args, &mut out)?,
+    }
+    out.finish()?;
+    Ok(())
+}
