@@ -45,6 +45,16 @@ impl Output {
         self.colored
     }
 
+    /// The renderer's name for the chosen format.
+    pub fn render_format(&self) -> gosleuth_render::Format {
+        match self.format {
+            Format::Text => gosleuth_render::Format::Text,
+            Format::Json => gosleuth_render::Format::Json,
+            Format::Md => gosleuth_render::Format::Markdown,
+            Format::Html => gosleuth_render::Format::Html,
+        }
+    }
+
     pub fn writer(&mut self) -> &mut dyn Write {
         &mut self.stream
     }

@@ -1,0 +1,478 @@
+//! Feeding the scanner: whole buffers, streams, and large inputs split
+//! across threads.
+//!
+//! A large goroutine dump is cut into blocks where a blank line is followed
+//! by `goroutine N [`: a goroutine boundary, where no scanner state except
+//! "inside some trace" crosses. Such blocks are scanned by fresh scanners in
+//! parallel and their results stitched in order. A block that cannot start
+//! at a boundary (a prefixed log with no clean `\n\ngoroutine`) is scanned
+//! by the scanner of the block before it, in order, so nothing is lost.
+//! Streaming reads a bounded batch of blocks at a time: memory stays a few
+//! blocks whatever the size of the input.
+
+use std::io::{self, Read};
+
+use rayon::prelude::*;
+
+use crate::ScanOptions;
+use crate::model::*;
+use crate::scanner::Scanner;
+
+/// Blocks are about this big.
+const BLOCK: usize = 4 << 20;
+/// The longest line kept whole; longer ones are cut (a hostile input with no
+/// newline must not make us buffer gigabytes).
+const MAX_LINE: usize = 64 << 20;
+/// Skipped lines kept with their reason across parts.
+const MAX_SKIPPED_KEPT: usize = 100;
+
+/// Scans a whole input held in memory (a mapped file, a test string).
+pub fn scan(input: &[u8], opts: &ScanOptions) -> Dump {
+    let total = input.len() as u64;
+    let ended_mid_line = !input.is_empty() && !input.ends_with(b"\n");
+    if input.len() < opts.parallel_threshold.max(BLOCK) {
+        let mut scanner = Scanner::new(opts.clone());
+        feed_lines(&mut scanner, input);
+        return scanner.finish(total, ended_mid_line);
+    }
+    let mut driver = Driver::new(opts.clone());
+    let mut rest = input;
+    let mut independent = true;
+    let mut batch: Vec<(&[u8], bool)> = Vec::new();
+    while !rest.is_empty() {
+        let (end, next_independent) = cut(rest, false);
+        batch.push((&rest[..end], independent));
+        independent = next_independent;
+        rest = &rest[end..];
+        if batch.len() >= batch_len() {
+            driver.batch(&batch);
+            batch.clear();
+        }
+    }
+    driver.batch(&batch);
+    driver.finish(total, ended_mid_line)
+}
+
+/// Scans a stream in bounded memory. Errors are those of the reader.
+pub fn scan_reader<R: Read>(mut reader: R, opts: &ScanOptions) -> io::Result<Dump> {
+    let mut driver = Driver::new(opts.clone());
+    let mut carry: Vec<u8> = Vec::new();
+    let mut total: u64 = 0;
+    let mut independent = true;
+    let mut eof = false;
+    let mut last_byte = b'\n';
+    while !eof {
+        // Read one batch of blocks.
+        let mut blocks: Vec<(Vec<u8>, bool)> = Vec::new();
+        while blocks.len() < batch_len() && !eof {
+            let mut buf = std::mem::take(&mut carry);
+            let want = BLOCK + BLOCK / 2;
+            while buf.len() < want {
+                let old = buf.len();
+                buf.resize(want, 0);
+                let n = loop {
+                    match reader.read(&mut buf[old..]) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    }
+                };
+                buf.truncate(old + n);
+                total += n as u64;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+            }
+            if let Some(&b) = buf.last() {
+                last_byte = b;
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let (end, next_independent) = if eof {
+                (buf.len(), true)
+            } else {
+                cut(&buf, true)
+            };
+            if end == 0 {
+                // No newline in 6 MiB: keep reading the line, up to MAX_LINE,
+                // then cut it by force.
+                if buf.len() < MAX_LINE {
+                    carry = buf;
+                    continue;
+                }
+                let rest = buf.split_off(buf.len());
+                blocks.push((buf, independent));
+                carry = rest;
+                independent = false;
+                continue;
+            }
+            carry = buf.split_off(end);
+            blocks.push((buf, independent));
+            independent = next_independent;
+        }
+        if !blocks.is_empty() {
+            let views: Vec<(&[u8], bool)> =
+                blocks.iter().map(|(b, i)| (b.as_slice(), *i)).collect();
+            driver.batch(&views);
+        }
+    }
+    let ended_mid_line = total > 0 && last_byte != b'\n';
+    Ok(driver.finish(total, ended_mid_line))
+}
+
+fn batch_len() -> usize {
+    (rayon::current_num_threads() * 2).max(2)
+}
+
+/// Finds where to end a block taken from the start of `buf`: just before a
+/// `goroutine` header that follows a blank line, in the second half of the
+/// block; else after the last newline. Returns the end and whether the next
+/// block starts at a goroutine boundary. `streaming` leaves the tail beyond
+/// BLOCK for the next read.
+fn cut(buf: &[u8], streaming: bool) -> (usize, bool) {
+    let limit = if streaming {
+        buf.len()
+    } else {
+        buf.len().min(BLOCK)
+    };
+    if limit == buf.len() && !streaming {
+        return (buf.len(), true);
+    }
+    let window = &buf[limit / 2..limit];
+    if let Some(i) = memchr::memmem::rfind(window, b"\n\ngoroutine ") {
+        return (limit / 2 + i + 2, true);
+    }
+    match memchr::memrchr(b'\n', &buf[..limit]) {
+        Some(i) => (i + 1, false),
+        None => (0, false),
+    }
+}
+
+fn feed_lines(scanner: &mut Scanner, block: &[u8]) {
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', block) {
+        scanner.line(&block[start..nl]);
+        start = nl + 1;
+    }
+    if start < block.len() {
+        scanner.line(&block[start..]);
+    }
+}
+
+/// Runs batches of blocks and stitches their results in order.
+struct Driver {
+    opts: ScanOptions,
+    /// The scanner of the last block, still open: a dependent block goes on
+    /// with it.
+    open: Option<Scanner>,
+    merged: Merger,
+}
+
+impl Driver {
+    fn new(opts: ScanOptions) -> Self {
+        Driver {
+            opts,
+            open: None,
+            merged: Merger::default(),
+        }
+    }
+
+    fn batch(&mut self, blocks: &[(&[u8], bool)]) {
+        let opts = &self.opts;
+        let fresh: Vec<Option<Scanner>> = blocks
+            .par_iter()
+            .map(|(data, independent)| {
+                // Independent blocks start at a goroutine boundary and get a
+                // fresh scanner; dependent ones go on with the previous one.
+                independent.then(|| {
+                    let mut s = Scanner::new(opts.clone());
+                    feed_lines(&mut s, data);
+                    s
+                })
+            })
+            .collect();
+        for ((data, _), scanned) in blocks.iter().zip(fresh) {
+            match scanned {
+                Some(s) => {
+                    if let Some(prev) = self.open.replace(s) {
+                        self.merged.push(prev.finish(0, false));
+                    }
+                }
+                None => {
+                    let mut s = self
+                        .open
+                        .take()
+                        .unwrap_or_else(|| Scanner::new(self.opts.clone()));
+                    feed_lines(&mut s, data);
+                    self.open = Some(s);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self, total: u64, ended_mid_line: bool) -> Dump {
+        if let Some(last) = self.open.take() {
+            self.merged.push(last.finish(total, ended_mid_line));
+        }
+        let mut dump = self.merged.dump;
+        dump.bytes = total;
+        dump
+    }
+}
+
+/// Appends scanned parts, remapping their strings, stacks and arguments.
+#[derive(Default)]
+struct Merger {
+    dump: Dump,
+    started: bool,
+}
+
+impl Merger {
+    fn push(&mut self, part: Dump) {
+        if !self.started {
+            self.started = true;
+            self.dump = part;
+            return;
+        }
+        let line_offset = self.dump.lines;
+        let syms: Vec<Sym> = (0..part.strings.len() as u32)
+            .map(|i| self.dump.strings.intern(part.strings.get(Sym(i))))
+            .collect();
+        let map_sym = |s: Sym| syms.get(s.0 as usize).copied().unwrap_or(s);
+        let stacks: Vec<StackId> = part
+            .stacks
+            .iter()
+            .map(|st| {
+                let remapped = Stack {
+                    frames: st
+                        .frames
+                        .iter()
+                        .map(|f| Frame {
+                            function: map_sym(f.function),
+                            file: f.file.map(map_sym),
+                            ..*f
+                        })
+                        .collect(),
+                    elided: st.elided,
+                };
+                self.dump.intern_stack(remapped)
+            })
+            .collect();
+        let map_stack = |s: StackId| stacks.get(s.0 as usize).copied().unwrap_or(s);
+        // Arguments: append the arena; spans move by the arena's length.
+        let span_base = self.dump.arg_spans.len();
+        let text_base = self.dump.arg_text.len();
+        let args_fit = u32::try_from(span_base + part.arg_spans.len()).is_ok()
+            && u32::try_from(text_base + part.arg_text.len()).is_ok();
+        if args_fit {
+            self.dump.arg_text.push_str(&part.arg_text);
+            self.dump.arg_spans.extend(
+                part.arg_spans
+                    .iter()
+                    .map(|[a, b]| [a + text_base as u32, b + text_base as u32]),
+            );
+        }
+        let map_args = |a: u32| {
+            if a == u32::MAX || !args_fit {
+                u32::MAX
+            } else {
+                a + span_base as u32
+            }
+        };
+        let map_created = |c: CreatedBy| CreatedBy {
+            function: map_sym(c.function),
+            file: c.file.map(map_sym),
+            ..c
+        };
+        let mut traces = part.traces.into_iter();
+        let mut first = traces.next();
+        // A part that starts with a bare goroutine continues the trace the
+        // previous part left open.
+        if let (Some(t), Some(prev)) = (&first, self.dump.traces.last()) {
+            let continues = self.dump.last_trace_open
+                && t.first_line == 1
+                && t.format == TraceFormat::Dump
+                && t.panics.is_empty()
+                && t.fatal.is_empty()
+                && prev.format != TraceFormat::Race
+                && prev.format != TraceFormat::Debug1;
+            if continues {
+                let t = first.take().expect("checked");
+                let prev = self.dump.traces.last_mut().expect("checked");
+                prev.last_line = t.last_line + line_offset;
+                prev.truncation = t.truncation;
+                prev.registers.extend(t.registers);
+                prev.exit_status = t.exit_status.or(prev.exit_status);
+                for g in t.goroutines {
+                    prev.goroutines.push(remap_goroutine(
+                        g,
+                        line_offset,
+                        &map_sym,
+                        &map_stack,
+                        &map_args,
+                        &map_created,
+                    ));
+                }
+            }
+        }
+        for t in first.into_iter().chain(traces) {
+            let trace = Trace {
+                first_line: t.first_line + line_offset,
+                last_line: t.last_line + line_offset,
+                goroutines: t
+                    .goroutines
+                    .into_iter()
+                    .map(|g| {
+                        remap_goroutine(
+                            g,
+                            line_offset,
+                            &map_sym,
+                            &map_stack,
+                            &map_args,
+                            &map_created,
+                        )
+                    })
+                    .collect(),
+                system_stack: t.system_stack.map(map_stack),
+                races: t
+                    .races
+                    .into_iter()
+                    .map(|r| RaceReport {
+                        accesses: r
+                            .accesses
+                            .into_iter()
+                            .map(|s| remap_section(s, line_offset, &map_stack, &map_args))
+                            .collect(),
+                        creations: r
+                            .creations
+                            .into_iter()
+                            .map(|s| remap_section(s, line_offset, &map_stack, &map_args))
+                            .collect(),
+                    })
+                    .collect(),
+                panics: t
+                    .panics
+                    .into_iter()
+                    .map(|p| PanicMessage {
+                        line: p.line + line_offset,
+                        ..p
+                    })
+                    .collect(),
+                ..t
+            };
+            self.dump.traces.push(trace);
+        }
+        for mut s in part.skipped {
+            if self.dump.skipped.len() >= MAX_SKIPPED_KEPT {
+                break;
+            }
+            s.line += line_offset;
+            self.dump.skipped.push(s);
+        }
+        self.dump.skipped_total += part.skipped_total;
+        self.dump.lines += part.lines;
+        self.dump.last_trace_open = part.last_trace_open;
+    }
+}
+
+fn remap_goroutine(
+    g: Goroutine,
+    line_offset: u64,
+    map_sym: &impl Fn(Sym) -> Sym,
+    map_stack: &impl Fn(StackId) -> StackId,
+    map_args: &impl Fn(u32) -> u32,
+    map_created: &impl Fn(CreatedBy) -> CreatedBy,
+) -> Goroutine {
+    Goroutine {
+        state: map_sym(g.state),
+        labels: g.labels.map(map_sym),
+        stack: map_stack(g.stack),
+        created_by: g.created_by.map(map_created),
+        args_start: map_args(g.args_start),
+        line: g.line + line_offset,
+        ancestors: g
+            .ancestors
+            .into_iter()
+            .map(|a| Ancestor {
+                stack: map_stack(a.stack),
+                created_by: a.created_by.map(map_created),
+                ..a
+            })
+            .collect(),
+        ..g
+    }
+}
+
+fn remap_section(
+    s: RaceSection,
+    line_offset: u64,
+    map_stack: &impl Fn(StackId) -> StackId,
+    map_args: &impl Fn(u32) -> u32,
+) -> RaceSection {
+    RaceSection {
+        stack: map_stack(s.stack),
+        args_start: map_args(s.args_start),
+        line: s.line + line_offset,
+        ..s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dump_text(goroutines: usize) -> Vec<u8> {
+        let mut text = b"panic: boom\n\n".to_vec();
+        for i in 0..goroutines {
+            let stack = i % 7;
+            text.extend_from_slice(
+                format!(
+                    "goroutine {} [chan receive, {} minutes]:\nmain.worker{stack}(0xc000{i:06x})\n\t/go/src/app/main.go:{} +0x2c\nmain.main.func1()\n\t/go/src/app/main.go:99 +0x10\ncreated by main.main in goroutine 1\n\t/go/src/app/main.go:100 +0x55\n\n",
+                    i + 1,
+                    i % 3,
+                    10 + stack
+                )
+                .as_bytes(),
+            );
+        }
+        text
+    }
+
+    #[test]
+    fn parallel_and_sequential_scans_agree() {
+        let text = dump_text(60_000);
+        assert!(text.len() > 2 * BLOCK);
+        let sequential = {
+            let mut s = Scanner::new(ScanOptions::default());
+            feed_lines(&mut s, &text);
+            s.finish(text.len() as u64, false)
+        };
+        let opts = ScanOptions {
+            parallel_threshold: 0,
+            ..ScanOptions::default()
+        };
+        let parallel = scan(&text, &opts);
+        let streamed = scan_reader(&text[..], &opts).unwrap();
+        for d in [&parallel, &streamed] {
+            assert_eq!(d.traces.len(), 1);
+            let (a, b) = (&sequential.traces[0], &d.traces[0]);
+            assert_eq!(a.goroutines.len(), b.goroutines.len());
+            assert_eq!(a.panics, b.panics);
+            assert_eq!(a.last_line, b.last_line);
+            for (x, y) in a.goroutines.iter().zip(&b.goroutines) {
+                assert_eq!(
+                    (x.id, x.line, x.wait_minutes),
+                    (y.id, y.line, y.wait_minutes)
+                );
+                assert_eq!(sequential.stack(x.stack), d.stack(y.stack));
+                assert_eq!(sequential.str(x.state), d.str(y.state));
+                assert_eq!(
+                    sequential.frame_args(x.args_start, 0),
+                    d.frame_args(y.args_start, 0)
+                );
+            }
+        }
+    }
+}
