@@ -427,7 +427,7 @@ pub(crate) fn crash_of(located: &Located<'_>, with_args: bool) -> Crash {
     } else if let Some(f) = trace.fatal.first() {
         (Some(f.clone()), Some(format!("fatal error: {f}")))
     } else if trace.format == TraceFormat::Race {
-        (None, Some("WARNING: DATA RACE".to_string()))
+        (Some("DATA RACE".to_string()), Some("WARNING: DATA RACE".to_string()))
     } else if let Some(s) = trace.signal.as_ref().filter(|s| s.fatal) {
         (None, Some(format!("{}: {}", s.name, s.description)))
     } else {
@@ -489,7 +489,7 @@ pub(crate) fn findings(located: &Located<'_>, crash: &Crash, view: &GoroutineVie
     ) {
         out.extend(concurrent_map_findings(dump, trace, crash));
     }
-    if crash.panics.len() > 1 {
+    if crash.panics.len() > 1 || crash.panics.iter().any(|p| p.repanicked) {
         out.push(texts::panic_chain(crash));
     }
     if let Some(by) = &crash.recovered_by {

@@ -173,7 +173,7 @@ fn crash(c: &Crash) -> CrashJson<'_> {
         message: c.message.as_deref(),
         goroutine: c.goroutine,
         culprit: c.culprit.as_ref().map(frame),
-        panics: if c.panics.len() > 1 {
+        panics: if c.panics.len() > 1 || c.panics.iter().any(|p| p.recovered) {
             c.panics
                 .iter()
                 .map(|p| PanicJson {

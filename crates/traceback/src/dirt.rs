@@ -95,11 +95,11 @@ impl PrefixTemplate {
 /// (percent-encoded) becomes TEXT. Returns `None` when there is nothing to
 /// undo.
 pub(crate) fn delink(line: &[u8]) -> Option<Vec<u8>> {
-    memchr::memmem::find(line, b"](http")?;
+    crate::line::find(line, b"](http")?;
     let mut out = Vec::with_capacity(line.len());
     let mut i = 0;
     let mut changed = false;
-    while let Some(rel) = memchr::memmem::find(&line[i..], b"](http") {
+    while let Some(rel) = crate::line::find(&line[i..], b"](http") {
         let close = i + rel;
         let url_start = close + 1;
         // Try each `[` before the `]`, nearest first: link texts may contain
@@ -176,9 +176,11 @@ pub(crate) struct JsonString {
 /// Whether a line may hold a trace inside a JSON string: an escaped
 /// newline and a trace word.
 pub(crate) fn may_hold_json_trace(line: &[u8]) -> bool {
-    memchr::memmem::find(line, b"\\n").is_some()
-        && (memchr::memmem::find(line, b"goroutine ").is_some()
-            || memchr::memmem::find(line, b"panic: ").is_some())
+    // Most lines have no backslash at all: one memchr decides.
+    memchr::memchr(b'\\', line).is_some()
+        && crate::line::find(line, b"\\n").is_some()
+        && (crate::line::find(line, b"goroutine ").is_some()
+            || crate::line::find(line, b"panic: ").is_some())
 }
 
 /// Outcome of scanning a line for JSON strings.

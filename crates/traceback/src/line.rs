@@ -185,6 +185,9 @@ fn take_dec(b: &[u8]) -> Option<(u64, &[u8])> {
 
 /// Classifies a line whose log prefix (if any) was already removed.
 pub(crate) fn classify(raw: &[u8]) -> Line<'_> {
+    if let Some(file) = plain_file_line(raw) {
+        return file;
+    }
     let indent = raw.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
     let t = trim(raw);
     let Some(&first) = t.first() else {
@@ -239,17 +242,30 @@ pub(crate) fn classify(raw: &[u8]) -> Line<'_> {
     if let Some(line) = keyword {
         return line;
     }
-    if let Some(line) = classify_file(t) {
-        return line;
-    }
-    if let Some(line) = classify_function(t) {
-        return line;
-    }
-    Line::Other
+    // A function line ends with `)`, a file line with a digit (line,
+    // offset or pc): try the likely one only.
+    let found = if t.ends_with(b")") {
+        classify_function(t)
+    } else {
+        classify_file(t)
+    };
+    found.unwrap_or(Line::Other)
 }
 
+/// Finds `needle` in a short haystack (one line). Building a memmem
+/// searcher per call costs more than the search itself on lines of a
+/// hundred bytes; a first-byte memchr and a compare is faster.
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(first, &hay[from..]) {
+        let at = from + p;
+        if hay[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn classify_g(t: &[u8]) -> Option<Line<'_>> {
@@ -550,33 +566,72 @@ fn classify_debug1_record(t: &[u8]) -> Option<Line<'_>> {
     Some(Line::Debug1Record(count))
 }
 
+/// The common form of a file line, as the runtime writes it at the default
+/// GOTRACEBACK: `\t/path/file.go:123 +0x1d` (or without the offset). Parsed
+/// from the end in one pass; anything else goes to [`classify_file`].
+/// Half the lines of a dump are file lines, so this is the hot path.
+fn plain_file_line(raw: &[u8]) -> Option<Line<'_>> {
+    let s = raw.strip_prefix(b"\t")?;
+    let mut end = s.len();
+    let mut offset = None;
+    let mut i = end;
+    while i > 0 && s[i - 1].is_ascii_hexdigit() {
+        i -= 1;
+    }
+    if i >= 4 && &s[i - 4..i] == b" +0x" {
+        offset = Some(parse_bare_hex(&s[i..end]).and_then(|v| u32::try_from(v).ok())?);
+        end = i - 4;
+    }
+    let mut j = end;
+    while j > 0 && s[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    if j == end || j < 2 || s[j - 1] != b':' {
+        return None;
+    }
+    let line = parse_dec(&s[j..end]).and_then(|v| u32::try_from(v).ok())?;
+    let path = &s[..j - 1];
+    // Paths with blanks (a leftover log prefix, or `C:/Program Files`) take
+    // the careful route.
+    if path.first().is_some_and(|c| c.is_ascii_whitespace()) || memchr::memchr2(b' ', b'\t', path).is_some() {
+        return None;
+    }
+    if !(path.ends_with(b".go") || path.ends_with(b".s") || memchr::memchr(b'/', path).is_some() || looks_like_path(path)) {
+        return None;
+    }
+    Some(Line::File { path, line, offset })
+}
+
 /// `\t/path/to/file.go:123 +0x1d fp=0x.. sp=0x.. pc=0x..`, tabs possibly
 /// lost or turned into spaces. Matched from the end because paths may
 /// contain spaces (`C:/Program Files/Go/src/...`).
 pub(crate) fn classify_file(t: &[u8]) -> Option<Line<'_>> {
     let mut s = t;
+    // `fp=0x.. sp=0x.. pc=0x..` (GOTRACEBACK>=system) ends the line.
     if let Some(i) = find(s, b" fp=0x") {
         s = &s[..i];
     } else if let Some(i) = find(s, b" sp=0x") {
         s = &s[..i];
     }
     let mut offset = None;
-    if let Some(i) = s.iter().rposition(|&c| c == b' ') {
+    if let Some(i) = memchr::memrchr(b' ', s) {
         if let Some(hex) = s[i + 1..].strip_prefix(b"+0x") {
             offset = Some(parse_bare_hex(hex).and_then(|v| u32::try_from(v).ok())?);
             s = trim(&s[..i]);
         }
     }
-    let colon = s.iter().rposition(|&c| c == b':')?;
+    let colon = memchr::memrchr(b':', s)?;
     let line = parse_dec(&s[colon + 1..]).and_then(|v| u32::try_from(v).ok())?;
     let mut path = &s[..colon];
     // A log prefix that was not removed sits before the path, separated by
     // a tab or a run of spaces; a path itself has neither.
-    if let Some(i) = path
-        .windows(2)
-        .rposition(|w| w[0] == b'\t' || w[1] == b'\t' || w == b"  ")
-    {
-        path = trim(&path[i..]);
+    if memchr::memchr2(b' ', b'\t', path).is_some() {
+        if let Some(i) = path
+            .windows(2)
+            .rposition(|w| w[0] == b'\t' || w[1] == b'\t' || w == b"  ")
+        {
+            path = trim(&path[i..]);
+        }
     }
     if path.is_empty() || !looks_like_path(path) {
         return None;
@@ -594,52 +649,38 @@ fn looks_like_path(p: &[u8]) -> bool {
         || p.ends_with(b".c")
 }
 
-/// `pkg.Func(args)`: the name has no spaces; the last `)` closes the
-/// argument list, whose `(` is found by counting back.
+/// `pkg.Func(args)`: the argument list opens at the first `(` that does not
+/// follow a `.` (a method's receiver is `pkg.(*T).M`), and the line ends
+/// with `)`. One forward pass over the name checks it too.
 pub(crate) fn classify_function(t: &[u8]) -> Option<Line<'_>> {
-    let body = t.strip_suffix(b")")?;
-    let mut depth = 0usize;
-    let mut open = None;
-    for i in (0..body.len()).rev() {
-        match body[i] {
-            b')' => depth += 1,
-            b'(' if depth == 0 => {
-                open = Some(i);
-                break;
+    if !t.ends_with(b")") || t.len() < 3 {
+        return None;
+    }
+    let first = t[0];
+    if !(first.is_ascii_alphanumeric() || first == b'_' || first >= 0x80) {
+        return None;
+    }
+    let mut dot = false;
+    for i in 1..t.len() {
+        match t[i] {
+            b'(' if t[i - 1] != b'.' => {
+                let name = &t[..i];
+                if !(dot || name == b"panic") || i > 4096 {
+                    return None;
+                }
+                return Some(Line::Function {
+                    name,
+                    args: &t[i + 1..t.len() - 1],
+                });
             }
-            b'(' => depth -= 1,
+            b' ' | b'\t' | b'"' | b'=' => return None,
+            b'.' => dot = true,
             _ => {}
         }
     }
-    let open = open?;
-    let name = &body[..open];
-    if !is_function_name(name) {
-        return None;
-    }
-    Some(Line::Function {
-        name,
-        args: &body[open + 1..],
-    })
+    None
 }
 
-pub(crate) fn is_function_name(name: &[u8]) -> bool {
-    if name.is_empty() || name.len() > 4096 {
-        return false;
-    }
-    if name
-        .iter()
-        .any(|&c| c == b' ' || c == b'\t' || c == b'"' || c == b'=')
-    {
-        return false;
-    }
-    let first = name[0];
-    if !(first.is_ascii_alphanumeric() || first == b'_' || first >= 0x80) {
-        return false;
-    }
-    // Every Go function is package-qualified except runtime.gopanic, which
-    // the runtime prints as plain `panic`.
-    name.contains(&b'.') || name == b"panic"
-}
 
 #[cfg(test)]
 mod tests {

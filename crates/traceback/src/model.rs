@@ -15,35 +15,49 @@ pub struct Sym(pub(crate) u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StackId(pub(crate) u32);
 
-/// Interned strings.
+/// Interned strings, looked up by their raw bytes so that the hot path
+/// needs no UTF-8 check (input that is not UTF-8, such as Latin-1 logs, is
+/// converted lossily once, when first seen).
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    map: FxHashMap<Box<str>, Sym>,
+    map: FxHashMap<Box<[u8]>, Sym>,
     strings: Vec<Box<str>>,
 }
 
 impl Interner {
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
+        self.intern_bytes(s.as_bytes())
+    }
+
+    pub(crate) fn intern_bytes(&mut self, b: &[u8]) -> Sym {
+        if let Some(&sym) = self.map.get(b) {
             return sym;
         }
         let sym = Sym(self.strings.len() as u32);
-        self.strings.push(s.into());
-        self.map.insert(s.into(), sym);
+        self.strings.push(String::from_utf8_lossy(b).into());
+        self.map.insert(b.into(), sym);
         sym
     }
 
-    /// Interns raw input bytes; bytes that are not UTF-8 (Latin-1 logs) are
-    /// converted lossily.
-    pub(crate) fn intern_bytes(&mut self, b: &[u8]) -> Sym {
-        match std::str::from_utf8(b) {
-            Ok(s) => self.intern(s),
-            Err(_) => self.intern(&String::from_utf8_lossy(b)),
+    /// Like [`Interner::intern_bytes`], trying `hint` first: consecutive
+    /// goroutines of a dump were often started by the same loop and share
+    /// their frames, so comparing with the symbol seen at the same depth in
+    /// the previous goroutine saves the hash lookup most of the time.
+    pub(crate) fn intern_bytes_hinted(&mut self, b: &[u8], hint: Option<Sym>) -> Sym {
+        if let Some(h) = hint {
+            if self.get(h).as_bytes() == b {
+                return h;
+            }
         }
+        self.intern_bytes(b)
     }
 
     pub(crate) fn get(&self, sym: Sym) -> &str {
         self.strings.get(sym.0 as usize).map_or("", |s| s)
+    }
+
+    pub(crate) fn lookup(&self, s: &str) -> Option<Sym> {
+        self.map.get(s.as_bytes()).copied()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -339,7 +353,9 @@ pub struct Skipped {
 pub struct Dump {
     pub(crate) strings: Interner,
     pub(crate) stacks: Vec<Stack>,
-    pub(crate) stack_index: FxHashMap<Stack, StackId>,
+    /// Stacks by the hash of their frames: looked up with borrowed frames,
+    /// so a goroutine whose stack is already known allocates nothing.
+    pub(crate) stack_index: FxHashMap<u64, Vec<StackId>>,
     /// Argument lists of frames as printed (`0xc000010000, {0x4d55a5, 0x5}`),
     /// one arena for all, indexed through `arg_spans` from
     /// [`Goroutine::args_start`]: one allocation instead of millions.
@@ -410,19 +426,37 @@ impl Dump {
     }
 
     pub(crate) fn intern_stack(&mut self, stack: Stack) -> StackId {
-        if let Some(&id) = self.stack_index.get(&stack) {
-            return id;
+        self.intern_frames(&stack.frames, stack.elided)
+    }
+
+    /// Interns the stack made of `frames` and `elided`, copying the frames
+    /// only when the stack is new.
+    pub(crate) fn intern_frames(&mut self, frames: &[Frame], elided: Option<Elision>) -> StackId {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        frames.hash(&mut h);
+        elided.hash(&mut h);
+        let key = h.finish();
+        let candidates = self.stack_index.entry(key).or_default();
+        for &id in candidates.iter() {
+            let known = &self.stacks[id.0 as usize];
+            if known.frames == frames && known.elided == elided {
+                return id;
+            }
         }
         let id = StackId(self.stacks.len() as u32);
-        self.stacks.push(stack.clone());
-        self.stack_index.insert(stack, id);
+        candidates.push(id);
+        self.stacks.push(Stack {
+            frames: frames.to_vec(),
+            elided,
+        });
         id
     }
 
     /// Finds a string already interned (for lookups such as "is there a
     /// frame named X" without allocating).
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        self.strings.map.get(s).copied()
+        self.strings.lookup(s)
     }
 
     /// Number of distinct strings.

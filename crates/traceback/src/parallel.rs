@@ -56,67 +56,67 @@ pub fn scan(input: &[u8], opts: &ScanOptions) -> Dump {
 /// Scans a stream in bounded memory. Errors are those of the reader.
 pub fn scan_reader<R: Read>(mut reader: R, opts: &ScanOptions) -> io::Result<Dump> {
     let mut driver = Driver::new(opts.clone());
+    // Buffers are reused from batch to batch: allocating fresh ones costs a
+    // page fault and a zeroing per 4 KiB, as much as parsing them.
+    let mut pool: Vec<Vec<u8>> = Vec::new();
     let mut carry: Vec<u8> = Vec::new();
     let mut total: u64 = 0;
     let mut independent = true;
     let mut eof = false;
     let mut last_byte = b'\n';
-    while !eof {
-        // Read one batch of blocks.
-        let mut blocks: Vec<(Vec<u8>, bool)> = Vec::new();
-        while blocks.len() < batch_len() && !eof {
-            let mut buf = std::mem::take(&mut carry);
-            let want = BLOCK + BLOCK / 2;
-            while buf.len() < want {
-                let old = buf.len();
-                buf.resize(want, 0);
+    let want = BLOCK + BLOCK / 2;
+    while !eof || !carry.is_empty() {
+        let mut blocks: Vec<(Vec<u8>, usize, bool)> = Vec::new();
+        while blocks.len() < batch_len() && (!eof || !carry.is_empty()) {
+            let mut buf = pool.pop().unwrap_or_default();
+            let size = want.max(carry.len() + BLOCK);
+            if buf.len() < size {
+                buf.resize(size, 0);
+            }
+            buf[..carry.len()].copy_from_slice(&carry);
+            let mut filled = carry.len();
+            carry.clear();
+            while filled < size && !eof {
                 let n = loop {
-                    match reader.read(&mut buf[old..]) {
+                    match reader.read(&mut buf[filled..size]) {
                         Ok(n) => break n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(e),
                     }
                 };
-                buf.truncate(old + n);
+                filled += n;
                 total += n as u64;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
+                eof = n == 0;
             }
-            if let Some(&b) = buf.last() {
-                last_byte = b;
-            }
-            if buf.is_empty() {
+            if filled == 0 {
+                pool.push(buf);
                 break;
             }
+            last_byte = buf[filled - 1];
             let (end, next_independent) = if eof {
-                (buf.len(), true)
+                (filled, true)
             } else {
-                cut(&buf, true)
-            };
-            if end == 0 {
-                // No newline in 6 MiB: keep reading the line, up to MAX_LINE,
-                // then cut it by force.
-                if buf.len() < MAX_LINE {
-                    carry = buf;
-                    continue;
+                match cut(&buf[..filled], true) {
+                    // No newline in the whole buffer: a giant line. Keep
+                    // reading it, up to MAX_LINE, then cut it by force.
+                    (0, _) if filled < MAX_LINE => {
+                        carry.extend_from_slice(&buf[..filled]);
+                        pool.push(buf);
+                        continue;
+                    }
+                    (0, _) => (filled, false),
+                    cut => cut,
                 }
-                let rest = buf.split_off(buf.len());
-                blocks.push((buf, independent));
-                carry = rest;
-                independent = false;
-                continue;
-            }
-            carry = buf.split_off(end);
-            blocks.push((buf, independent));
+            };
+            carry.extend_from_slice(&buf[end..filled]);
+            blocks.push((buf, end, independent));
             independent = next_independent;
         }
         if !blocks.is_empty() {
-            let views: Vec<(&[u8], bool)> =
-                blocks.iter().map(|(b, i)| (b.as_slice(), *i)).collect();
+            let views: Vec<(&[u8], bool)> = blocks.iter().map(|(b, len, i)| (&b[..*len], *i)).collect();
             driver.batch(&views);
         }
+        pool.extend(blocks.into_iter().map(|(b, _, _)| b));
     }
     let ended_mid_line = total > 0 && last_byte != b'\n';
     Ok(driver.finish(total, ended_mid_line))
@@ -140,9 +140,11 @@ fn cut(buf: &[u8], streaming: bool) -> (usize, bool) {
     if limit == buf.len() && !streaming {
         return (buf.len(), true);
     }
-    let window = &buf[limit / 2..limit];
-    if let Some(i) = memchr::memmem::rfind(window, b"\n\ngoroutine ") {
-        return (limit / 2 + i + 2, true);
+    // Look for a boundary near the end, so that little is carried over
+    // (and copied) into the next block; goroutines are a few KiB apart.
+    let from = limit - (limit / 8).min(limit);
+    if let Some(i) = memchr::memmem::rfind(&buf[from..limit], b"\n\ngoroutine ") {
+        return (from + i + 2, true);
     }
     match memchr::memrchr(b'\n', &buf[..limit]) {
         Some(i) => (i + 1, false),
@@ -151,6 +153,10 @@ fn cut(buf: &[u8], streaming: bool) -> (usize, bool) {
 }
 
 fn feed_lines(scanner: &mut Scanner, block: &[u8]) {
+    scanner.expect_dirt(
+        memchr::memchr(b'\\', block).is_some() && memchr::memmem::find(block, b"\\n").is_some(),
+        memchr::memmem::find(block, b"](http").is_some(),
+    );
     let mut start = 0;
     for nl in memchr::memchr_iter(b'\n', block) {
         scanner.line(&block[start..nl]);

@@ -101,6 +101,14 @@ pub(crate) struct Scanner {
     json_pending: Option<Vec<u8>>,
     unknown_function: Sym,
     keep_args: bool,
+    /// Whether the text being fed may hold JSON-escaped traces or Markdown
+    /// links: decided once per block with one SIMD search, so that clean
+    /// dumps pay nothing per line for dirt they do not have.
+    may_have_json: bool,
+    may_have_links: bool,
+    /// Function and file symbols by frame depth in the previous stack.
+    recent_functions: Vec<Sym>,
+    recent_files: Vec<Sym>,
 }
 
 /// The most bytes a JSON string may span across physical lines before we
@@ -120,7 +128,17 @@ impl Scanner {
             line_no: 0,
             json_pending: None,
             unknown_function,
+            may_have_json: true,
+            may_have_links: true,
+            recent_functions: Vec::new(),
+            recent_files: Vec::new(),
         }
+    }
+
+    /// Tells the scanner what the next lines may contain (see the fields).
+    pub(crate) fn expect_dirt(&mut self, json: bool, links: bool) {
+        self.may_have_json = json || self.json_pending.is_some();
+        self.may_have_links = links;
     }
 
     /// Feeds one physical line, without its `\n`.
@@ -134,11 +152,11 @@ impl Scanner {
             self.json_line(pending);
             return;
         }
-        if dirt::may_hold_json_trace(raw) {
+        if self.may_have_json && dirt::may_hold_json_trace(raw) {
             self.json_line(raw.to_vec());
             return;
         }
-        match dirt::delink(raw) {
+        match self.may_have_links.then(|| dirt::delink(raw)).flatten() {
             Some(clean) => self.text_line(&clean),
             None => self.text_line(raw),
         }
@@ -675,7 +693,12 @@ impl Scanner {
             return;
         }
         self.flush_pending_function();
-        let function = self.dump.strings.intern_bytes(name);
+        let depth = self.current.as_ref().map_or(0, |b| b.frames.len());
+        let function = self
+            .dump
+            .strings
+            .intern_bytes_hinted(name, self.recent_functions.get(depth).copied());
+        remember(&mut self.recent_functions, depth, function);
         let inlined = args == b"...";
         let arg_index = if self.keep_args {
             self.dump.push_args(args)
@@ -700,7 +723,13 @@ impl Scanner {
             }
             return;
         }
-        let file = Some(self.dump.strings.intern_bytes(path));
+        let depth = b.frames.len();
+        let file_sym = self
+            .dump
+            .strings
+            .intern_bytes_hinted(path, self.recent_files.get(depth).copied());
+        remember(&mut self.recent_files, depth, file_sym);
+        let file = Some(file_sym);
         let unknown = self.unknown_function;
         let keep_args = self.keep_args;
         let b = self.current.as_mut().expect("checked");
@@ -813,14 +842,11 @@ impl Scanner {
         if target == Target::None {
             return;
         }
-        let stack = Stack {
-            frames: std::mem::take(&mut b.frames),
-            elided: b.elided.take(),
-        };
-        let args = std::mem::take(&mut b.frame_args);
-        let args_start = args.first().copied().unwrap_or(u32::MAX);
-        let id = self.dump.intern_stack(stack);
-        let b = self.current.as_mut().expect("checked");
+        let elided = b.elided.take();
+        let args_start = b.frame_args.first().copied().unwrap_or(u32::MAX);
+        b.frame_args.clear();
+        let id = self.dump.intern_frames(&b.frames, elided);
+        b.frames.clear();
         match target {
             Target::None => {}
             Target::Goroutine => {
@@ -923,6 +949,16 @@ impl Scanner {
         self.dump.lines = self.line_no;
         self.dump.bytes = total_bytes;
         self.dump
+    }
+}
+
+/// Records `sym` as the one seen at `depth` (bounded: deep recursions do not
+/// grow the cache past a few hundred frames).
+fn remember(cache: &mut Vec<Sym>, depth: usize, sym: Sym) {
+    if depth < cache.len() {
+        cache[depth] = sym;
+    } else if depth == cache.len() && depth < 256 {
+        cache.push(sym);
     }
 }
 

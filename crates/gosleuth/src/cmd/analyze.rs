@@ -44,7 +44,10 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
         match ArtifactKind::sniff(input.head()) {
             ArtifactKind::Text => {
                 let name = input.name().to_string();
-                let dump = scan_reader(input.into_reader(), &ScanOptions::default())
+                let mut scan_options = ScanOptions::default();
+                // Arguments cost memory on huge dumps; keep them only to show.
+                scan_options.keep_args = args.args;
+                let dump = scan_reader(input.into_reader(), &scan_options)
                     .map_err(|e| Failure::bad_input(anyhow!("cannot read {name}: {e}")))?;
                 if dump.traces.is_empty() {
                     unusable.push(format!(

@@ -53,7 +53,8 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
         )));
     }
     let name = input.name().to_string();
-    let opts = ScanOptions::default();
+    let mut opts = ScanOptions::default();
+    opts.keep_args = args.args || args.exact;
     let dump = scan_reader(input.into_reader(), &opts)
         .map_err(|e| Failure::bad_input(anyhow!("cannot read {name}: {e}")))?;
     let Some(trace) = dump
