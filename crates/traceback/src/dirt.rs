@@ -305,6 +305,30 @@ fn decode_json_into(b: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     None
 }
 
+/// The message of a one-object-per-line JSON log (`{"log":"panic: x\n",
+/// "stream":"stderr",...}` from Docker, `"MESSAGE"` from journald, `"msg"` /
+/// `"message"` from structured loggers), decoded. `None` when the line is not
+/// such an object or the field does not hold traceback text.
+pub(crate) fn json_log_message(line: &[u8]) -> Option<String> {
+    let t = line.trim_ascii();
+    if !(t.starts_with(b"{\"") && t.ends_with(b"}")) {
+        return None;
+    }
+    let JsonScan::Complete(strings) = json_strings(t) else {
+        return None;
+    };
+    // A field holding a whole multi-line trace (`"stack": "goroutine 1
+    // [...]:\n..."`) is handled as such, not as one log message.
+    let holds_trace = |v: &str| v.trim_end().contains('\n') && (v.contains("goroutine ") || v.contains("panic: "));
+    if strings.iter().any(|s| holds_trace(&s.value)) {
+        return None;
+    }
+    strings
+        .into_iter()
+        .find(|s| matches!(s.key.as_deref(), Some("log" | "MESSAGE" | "message" | "msg")))
+        .map(|s| s.value)
+}
+
 /// Removes a trailing `\r` (CRLF input).
 pub(crate) fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)

@@ -154,7 +154,8 @@ fn cut(buf: &[u8], streaming: bool) -> (usize, bool) {
 
 fn feed_lines(scanner: &mut Scanner, block: &[u8]) {
     scanner.expect_dirt(
-        memchr::memchr(b'\\', block).is_some() && memchr::memmem::find(block, b"\\n").is_some(),
+        (memchr::memchr(b'\\', block).is_some() && memchr::memmem::find(block, b"\\n").is_some())
+            || memchr::memmem::find(block, b"{\"").is_some(),
         memchr::memmem::find(block, b"](http").is_some(),
     );
     let mut start = 0;

@@ -58,6 +58,9 @@ struct TraceBuilder {
     pending_created_by: bool,
     /// A blank line ended the header; no more message continuations.
     header_closed: bool,
+    /// A `-----` line was seen: with GOTRACEBACK=crash every M prints its
+    /// own `SIGQUIT: quit` section after one, and they are one event.
+    after_separator: bool,
 }
 
 impl TraceBuilder {
@@ -76,6 +79,7 @@ impl TraceBuilder {
             pending_function: None,
             pending_created_by: false,
             header_closed: false,
+            after_separator: false,
         }
     }
 
@@ -152,9 +156,25 @@ impl Scanner {
             self.json_line(pending);
             return;
         }
-        if self.may_have_json && dirt::may_hold_json_trace(raw) {
-            self.json_line(raw.to_vec());
-            return;
+        if self.may_have_json {
+            // One JSON object per line (Docker's json-file driver, journald
+            // `-o json`, structured loggers): the message field is the line.
+            if let Some(message) = dirt::json_log_message(raw) {
+                let message = message.strip_suffix('\n').unwrap_or(&message);
+                for l in message.split('\n') {
+                    let l = l.strip_suffix('\r').unwrap_or(l);
+                    if dirt::may_hold_json_trace(l.as_bytes()) {
+                        self.json_line(l.as_bytes().to_vec());
+                    } else {
+                        self.text_line(l.as_bytes());
+                    }
+                }
+                return;
+            }
+            if dirt::may_hold_json_trace(raw) {
+                self.json_line(raw.to_vec());
+                return;
+            }
         }
         match self.may_have_links.then(|| dirt::delink(raw)).flatten() {
             Some(clean) => self.text_line(&clean),
@@ -425,10 +445,15 @@ impl Scanner {
                     self.skip(text, "signal text inside a goroutine");
                     return;
                 }
-                let continues = self
-                    .current
-                    .as_ref()
-                    .is_some_and(|b| !b.has_body() && b.trace.signal.is_none());
+                let continues = self.current.as_ref().is_some_and(|b| {
+                    (!b.has_body() && b.trace.signal.is_none())
+                        || (b.after_separator
+                            && b.trace.signal.as_ref().is_some_and(|s| s.name.as_bytes() == name))
+                });
+                if continues && self.current.as_ref().is_some_and(|b| b.after_separator) {
+                    // Another M's section of the same crash dump.
+                    return;
+                }
                 if !continues {
                     let b = self.start_trace(at_start);
                     b.trace.format = TraceFormat::SignalDump;
@@ -642,7 +667,12 @@ impl Scanner {
                 }
                 self.finish_trace();
             }
-            Line::Separator => self.close_target(),
+            Line::Separator => {
+                self.close_target();
+                if let Some(b) = self.builder() {
+                    b.after_separator = true;
+                }
+            }
             Line::Other => self.other_line(text),
         }
     }
