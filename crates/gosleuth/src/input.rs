@@ -142,6 +142,43 @@ impl Input {
     }
 }
 
+/// Scans traceback text in bounded memory: a plain file is mapped and its
+/// pages released as the scan passes them (parallel, no copy); anything
+/// else (stdin, gzip) is streamed.
+pub fn scan_text(input: Input, opts: &gosleuth_traceback::ScanOptions) -> Result<gosleuth_traceback::Dump, Failure> {
+    let name = input.name().to_string();
+    if let (Origin::File(path), false) = (&input.origin, input.gzipped) {
+        let file = File::open(path)
+            .with_context(|| format!("cannot open {name}"))
+            .map_err(Failure::bad_input)?;
+        // SAFETY: read-only map of a file gosleuth never writes; see
+        // `into_bytes` for the truncation caveat.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .with_context(|| format!("cannot map {name}"))
+            .map_err(Failure::bad_input)?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let mut released = 0usize;
+        let page = 4096;
+        let dump = gosleuth_traceback::scan_with_progress(&map, opts, &mut |done| {
+            // Give back the pages behind us: resident memory stays a few
+            // blocks, not the size of the dump.
+            let upto = done / page * page;
+            if upto > released {
+                // SAFETY: the scan never reads these bytes again and the
+                // Dump holds no reference into the map; a later access would
+                // re-read the file, since the map is a read-only file map.
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, upto - released)
+                };
+                released = upto;
+            }
+        });
+        return Ok(dump);
+    }
+    gosleuth_traceback::scan_reader(input.into_reader(), opts)
+        .map_err(|e| Failure::bad_input(anyhow::anyhow!("cannot read {name}: {e}")))
+}
+
 /// Content held for random access.
 pub enum Bytes {
     Mapped(memmap2::Mmap),

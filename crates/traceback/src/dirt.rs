@@ -319,13 +319,20 @@ pub(crate) fn json_log_message(line: &[u8]) -> Option<String> {
     };
     // A field holding a whole multi-line trace (`"stack": "goroutine 1
     // [...]:\n..."`) is handled as such, not as one log message.
-    let holds_trace = |v: &str| v.trim_end().contains('\n') && (v.contains("goroutine ") || v.contains("panic: "));
+    let holds_trace = |v: &str| {
+        v.trim_end().contains('\n') && (v.contains("goroutine ") || v.contains("panic: "))
+    };
     if strings.iter().any(|s| holds_trace(&s.value)) {
         return None;
     }
     strings
         .into_iter()
-        .find(|s| matches!(s.key.as_deref(), Some("log" | "MESSAGE" | "message" | "msg")))
+        .find(|s| {
+            matches!(
+                s.key.as_deref(),
+                Some("log" | "MESSAGE" | "message" | "msg")
+            )
+        })
         .map(|s| s.value)
 }
 

@@ -43,7 +43,7 @@ pub use model::{
     Ancestor, CreatedBy, Dump, Elision, Frame, Goroutine, HeaderFlags, PanicMessage, RaceReport,
     RaceSection, Signal, Skipped, Stack, StackId, Sym, Trace, TraceFormat, Truncation,
 };
-pub use parallel::{scan, scan_reader};
+pub use parallel::{scan, scan_reader, scan_with_progress};
 
 /// How to scan.
 #[derive(Debug, Clone)]

@@ -470,7 +470,9 @@ fn classify_r(t: &[u8]) -> Option<Line<'_>> {
 
 /// `rax    0x0` (amd64), `r0      0x0` / `lr ..` (arm64).
 fn classify_register(t: &[u8]) -> Option<Line<'_>> {
-    let sp = t.iter().position(|&c| c == b' ' || c == b'\t')?;
+    // Register names are at most 7 characters: look no further.
+    let head = &t[..t.len().min(8)];
+    let sp = head.iter().position(|&c| c == b' ' || c == b'\t')?;
     let name = &t[..sp];
     if name.is_empty() || name.len() > 7 || !name.iter().all(|c| c.is_ascii_alphanumeric()) {
         return None;
@@ -570,7 +572,7 @@ fn classify_debug1_record(t: &[u8]) -> Option<Line<'_>> {
 /// GOTRACEBACK: `\t/path/file.go:123 +0x1d` (or without the offset). Parsed
 /// from the end in one pass; anything else goes to [`classify_file`].
 /// Half the lines of a dump are file lines, so this is the hot path.
-fn plain_file_line(raw: &[u8]) -> Option<Line<'_>> {
+pub(crate) fn plain_file_line(raw: &[u8]) -> Option<Line<'_>> {
     let s = raw.strip_prefix(b"\t")?;
     let mut end = s.len();
     let mut offset = None;
@@ -591,12 +593,12 @@ fn plain_file_line(raw: &[u8]) -> Option<Line<'_>> {
     }
     let line = parse_dec(&s[j..end]).and_then(|v| u32::try_from(v).ok())?;
     let path = &s[..j - 1];
-    // Paths with blanks (a leftover log prefix, or `C:/Program Files`) take
-    // the careful route.
-    if path.first().is_some_and(|c| c.is_ascii_whitespace()) || memchr::memchr2(b' ', b'\t', path).is_some() {
+    // The line starts with the runtime's single tab, so no log prefix hides
+    // in the path (blanks inside it are real: `C:/Program Files/...`).
+    if path.first().is_none_or(|c| c.is_ascii_whitespace()) {
         return None;
     }
-    if !(path.ends_with(b".go") || path.ends_with(b".s") || memchr::memchr(b'/', path).is_some() || looks_like_path(path)) {
+    if !(path.ends_with(b".go") || path.ends_with(b".s") || looks_like_path(path)) {
         return None;
     }
     Some(Line::File { path, line, offset })
@@ -652,6 +654,24 @@ fn looks_like_path(p: &[u8]) -> bool {
 /// `pkg.Func(args)`: the argument list opens at the first `(` that does not
 /// follow a `.` (a method's receiver is `pkg.(*T).M`), and the line ends
 /// with `)`. One forward pass over the name checks it too.
+const NAME_PLAIN: u8 = 0;
+const NAME_DOT: u8 = 1;
+const NAME_PAREN: u8 = 2;
+const NAME_BAD: u8 = 3;
+
+/// Byte classes inside a function name: blanks, quotes and `=` never occur
+/// in one (they mark a log line that merely ends with `)`).
+static NAME_CLASS: [u8; 256] = {
+    let mut t = [NAME_PLAIN; 256];
+    t[b'.' as usize] = NAME_DOT;
+    t[b'(' as usize] = NAME_PAREN;
+    t[b' ' as usize] = NAME_BAD;
+    t[b'\t' as usize] = NAME_BAD;
+    t[b'"' as usize] = NAME_BAD;
+    t[b'=' as usize] = NAME_BAD;
+    t
+};
+
 pub(crate) fn classify_function(t: &[u8]) -> Option<Line<'_>> {
     if !t.ends_with(b")") || t.len() < 3 {
         return None;
@@ -660,27 +680,34 @@ pub(crate) fn classify_function(t: &[u8]) -> Option<Line<'_>> {
     if !(first.is_ascii_alphanumeric() || first == b'_' || first >= 0x80) {
         return None;
     }
+    // The argument list opens at the first `(` not preceded by `.`. One pass
+    // over the name with a byte-class table: function lines are a third of
+    // a dump, and a table lookup beats a chain of compares (and a memchr
+    // per condition on such short slices).
     let mut dot = false;
+    let mut open = None;
     for i in 1..t.len() {
-        match t[i] {
-            b'(' if t[i - 1] != b'.' => {
-                let name = &t[..i];
-                if !(dot || name == b"panic") || i > 4096 {
-                    return None;
-                }
-                return Some(Line::Function {
-                    name,
-                    args: &t[i + 1..t.len() - 1],
-                });
+        match NAME_CLASS[t[i] as usize] {
+            NAME_PLAIN => {}
+            NAME_DOT => dot = true,
+            NAME_PAREN if t[i - 1] != b'.' => {
+                open = Some(i);
+                break;
             }
-            b' ' | b'\t' | b'"' | b'=' => return None,
-            b'.' => dot = true,
-            _ => {}
+            NAME_PAREN => {}
+            _ => return None,
         }
     }
-    None
+    let open = open?;
+    let name = &t[..open];
+    if open > 4096 || !(dot || name == b"panic") {
+        return None;
+    }
+    Some(Line::Function {
+        name,
+        args: &t[open + 1..t.len() - 1],
+    })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,15 @@ const MAX_SKIPPED_KEPT: usize = 100;
 
 /// Scans a whole input held in memory (a mapped file, a test string).
 pub fn scan(input: &[u8], opts: &ScanOptions) -> Dump {
+    scan_with_progress(input, opts, &mut |_| {})
+}
+
+/// Like [`scan`], calling `done(n)` whenever the first `n` bytes of the
+/// input will not be read again. A caller that mapped a large file can
+/// release those pages (`madvise(MADV_DONTNEED)`), so the scan's resident
+/// memory stays a few blocks whatever the size of the file: nothing in the
+/// returned [`Dump`] borrows from the input.
+pub fn scan_with_progress(input: &[u8], opts: &ScanOptions, done: &mut dyn FnMut(usize)) -> Dump {
     let total = input.len() as u64;
     let ended_mid_line = !input.is_empty() && !input.ends_with(b"\n");
     if input.len() < opts.parallel_threshold.max(BLOCK) {
@@ -47,9 +56,11 @@ pub fn scan(input: &[u8], opts: &ScanOptions) -> Dump {
         if batch.len() >= batch_len() {
             driver.batch(&batch);
             batch.clear();
+            done(input.len() - rest.len());
         }
     }
     driver.batch(&batch);
+    done(input.len());
     driver.finish(total, ended_mid_line)
 }
 
@@ -113,7 +124,8 @@ pub fn scan_reader<R: Read>(mut reader: R, opts: &ScanOptions) -> io::Result<Dum
             independent = next_independent;
         }
         if !blocks.is_empty() {
-            let views: Vec<(&[u8], bool)> = blocks.iter().map(|(b, len, i)| (&b[..*len], *i)).collect();
+            let views: Vec<(&[u8], bool)> =
+                blocks.iter().map(|(b, len, i)| (&b[..*len], *i)).collect();
             driver.batch(&views);
         }
         pool.extend(blocks.into_iter().map(|(b, _, _)| b));

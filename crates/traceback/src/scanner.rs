@@ -148,6 +148,9 @@ impl Scanner {
     /// Feeds one physical line, without its `\n`.
     pub(crate) fn line(&mut self, raw: &[u8]) {
         self.line_no += 1;
+        if self.frame_line_fast(raw) {
+            return;
+        }
         let raw = dirt::strip_cr(raw);
         if let Some(mut pending) = self.json_pending.take() {
             // A raw line break inside a JSON string is a wrap made by some
@@ -179,6 +182,85 @@ impl Scanner {
         match self.may_have_links.then(|| dirt::delink(raw)).flatten() {
             Some(clean) => self.text_line(&clean),
             None => self.text_line(raw),
+        }
+    }
+
+    /// The hot path: a function or file line inside a goroutine of clean
+    /// text (no log prefix, no JSON, no links), which is nearly every line
+    /// of a big dump. Consecutive goroutines started by one loop share their
+    /// frames, so the function line is first compared with the name seen at
+    /// the same depth in the previous stack: a match needs no scan and no
+    /// hash. Anything unusual returns false and takes the general path, which
+    /// gives the same result.
+    #[inline]
+    fn frame_line_fast(&mut self, raw: &[u8]) -> bool {
+        if self.prefix.is_some()
+            || self.may_have_json
+            || self.may_have_links
+            || self.json_pending.is_some()
+        {
+            return false;
+        }
+        let Some(b) = self.current.as_mut() else {
+            return false;
+        };
+        if b.target == Target::None || b.pending_created_by {
+            return false;
+        }
+        b.trace.last_line = self.line_no;
+        match raw.first() {
+            Some(b'\t') => {
+                if b.pending_function.is_none() {
+                    return false;
+                }
+                let Some(Line::File { path, line, offset }) = line::plain_file_line(raw) else {
+                    return false;
+                };
+                let depth = b.frames.len();
+                let file = self
+                    .dump
+                    .strings
+                    .intern_bytes_hinted(path, self.recent_files.get(depth).copied());
+                remember(&mut self.recent_files, depth, file);
+                let p = b.pending_function.take().expect("checked above");
+                b.frames.push(Frame {
+                    function: p.function,
+                    file: Some(file),
+                    line,
+                    offset,
+                    inlined: p.inlined,
+                });
+                true
+            }
+            Some(c) if c.is_ascii_alphabetic() && raw.last() == Some(&b')') && !self.keep_args => {
+                if b.pending_function.is_some() {
+                    return false;
+                }
+                let depth = b.frames.len();
+                let hint = self.recent_functions.get(depth).copied();
+                let known = hint.filter(|&h| {
+                    let name = self.dump.strings.get(h).as_bytes();
+                    raw.len() > name.len() + 1 && raw[name.len()] == b'(' && raw.starts_with(name)
+                });
+                let (function, name_len) = match known {
+                    Some(h) => (h, self.dump.strings.get(h).len()),
+                    None => {
+                        let Some(Line::Function { name, .. }) = line::classify_function(raw) else {
+                            return false;
+                        };
+                        if name.starts_with(b"created by ") || name.starts_with(b"goroutine ") {
+                            return false;
+                        }
+                        let sym = self.dump.strings.intern_bytes(name);
+                        remember(&mut self.recent_functions, depth, sym);
+                        (sym, name.len())
+                    }
+                };
+                let inlined = &raw[name_len..] == b"(...)";
+                b.pending_function = Some(PendingFunction { function, inlined });
+                true
+            }
+            _ => false,
         }
     }
 
@@ -448,7 +530,10 @@ impl Scanner {
                 let continues = self.current.as_ref().is_some_and(|b| {
                     (!b.has_body() && b.trace.signal.is_none())
                         || (b.after_separator
-                            && b.trace.signal.as_ref().is_some_and(|s| s.name.as_bytes() == name))
+                            && b.trace
+                                .signal
+                                .as_ref()
+                                .is_some_and(|s| s.name.as_bytes() == name))
                 });
                 if continues && self.current.as_ref().is_some_and(|b| b.after_separator) {
                     // Another M's section of the same crash dump.

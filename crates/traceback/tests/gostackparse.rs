@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use gosleuth_traceback::{scan, Dump, Goroutine, ScanOptions};
+use gosleuth_traceback::{Dump, Goroutine, ScanOptions, scan};
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -48,7 +48,9 @@ fn ancestor_json(dump: &Dump, g: &Goroutine) -> Value {
     let mut chain = Value::Null;
     for a in g.ancestors.iter().rev() {
         let created = match &a.created_by {
-            Some(c) => serde_json::json!({"Func": dump.str(c.function), "File": c.file.map(|s| dump.str(s)).unwrap_or(""), "Line": c.line}),
+            Some(c) => {
+                serde_json::json!({"Func": dump.str(c.function), "File": c.file.map(|s| dump.str(s)).unwrap_or(""), "Line": c.line})
+            }
             None => Value::Null,
         };
         let mut obj = serde_json::json!({
@@ -86,7 +88,10 @@ fn goroutine_json(dump: &Dump, g: &Goroutine) -> Value {
 fn is_marked_incomplete(dump: &Dump, g: &Goroutine) -> bool {
     let stack = dump.stack(g.stack);
     stack.frames.is_empty()
-        || stack.frames.iter().any(|f| f.file.is_none() || dump.str(f.function).is_empty())
+        || stack
+            .frames
+            .iter()
+            .any(|f| f.file.is_none() || dump.str(f.function).is_empty())
         || g.created_by.is_some_and(|c| c.file.is_none())
 }
 
@@ -94,7 +99,11 @@ fn is_marked_incomplete(dump: &Dump, g: &Goroutine) -> bool {
 fn gostackparse_fixtures_parse_the_same() {
     let dir = dir();
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        assert!(std::env::var_os("GOSLEUTH_CI").is_none(), "{} missing in CI", dir.display());
+        assert!(
+            std::env::var_os("GOSLEUTH_CI").is_none(),
+            "{} missing in CI",
+            dir.display()
+        );
         eprintln!("skipping: {} not found", dir.display());
         return;
     };
@@ -103,11 +112,17 @@ fn gostackparse_fixtures_parse_the_same() {
         .filter_map(|n| n.strip_suffix(".golden.json").map(str::to_string))
         .collect();
     names.sort();
-    assert!(names.len() >= 10, "expected the gostackparse fixtures, found {names:?}");
+    assert!(
+        names.len() >= 10,
+        "expected the gostackparse fixtures, found {names:?}"
+    );
     let mut failures = Vec::new();
     for name in &names {
         let text = std::fs::read(dir.join(format!("{name}.txt"))).unwrap();
-        let golden: Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.golden.json"))).unwrap()).unwrap();
+        let golden: Value = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("{name}.golden.json"))).unwrap(),
+        )
+        .unwrap();
         let dump = scan(&text, &ScanOptions::default());
         let ours: Vec<&Goroutine> = dump.traces.iter().flat_map(|t| &t.goroutines).collect();
         let want = golden["Goroutines"].as_array().cloned().unwrap_or_default();
@@ -118,19 +133,28 @@ fn gostackparse_fixtures_parse_the_same() {
                 Some(g) => {
                     let got = goroutine_json(&dump, g);
                     if &got != w {
-                        failures.push(format!("{name}: goroutine {id} differs:\n got  {got}\n want {w}"));
+                        failures.push(format!(
+                            "{name}: goroutine {id} differs:\n got  {got}\n want {w}"
+                        ));
                     }
                 }
             }
         }
         for g in &ours {
-            if !want.iter().any(|w| w["ID"].as_u64() == Some(g.id)) && !is_marked_incomplete(&dump, g) {
-                failures.push(format!("{name}: goroutine {} is extra and not marked incomplete", g.id));
+            if !want.iter().any(|w| w["ID"].as_u64() == Some(g.id))
+                && !is_marked_incomplete(&dump, g)
+            {
+                failures.push(format!(
+                    "{name}: goroutine {} is extra and not marked incomplete",
+                    g.id
+                ));
             }
         }
         let errors = golden["Errors"].as_array().map_or(0, Vec::len);
         if errors > 0 && want.len() == ours.len() && name != "errorhandling" {
-            failures.push(format!("{name}: gostackparse reports {errors} errors but we found nothing incomplete"));
+            failures.push(format!(
+                "{name}: gostackparse reports {errors} errors but we found nothing incomplete"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

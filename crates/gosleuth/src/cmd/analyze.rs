@@ -11,7 +11,7 @@ use gosleuth_diagnose::{
     DiagnoseOptions, Report, SourceLine, TextEvidence, analyze_text, attach_source,
 };
 use gosleuth_model::ArtifactKind;
-use gosleuth_traceback::{Dump, ScanOptions, scan_reader};
+use gosleuth_traceback::{Dump, ScanOptions};
 
 use crate::failure::{CmdResult, Failure};
 use crate::input::Input;
@@ -47,8 +47,7 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
                 let mut scan_options = ScanOptions::default();
                 // Arguments cost memory on huge dumps; keep them only to show.
                 scan_options.keep_args = args.args;
-                let dump = scan_reader(input.into_reader(), &scan_options)
-                    .map_err(|e| Failure::bad_input(anyhow!("cannot read {name}: {e}")))?;
+                let dump = crate::input::scan_text(input, &scan_options)?;
                 if dump.traces.is_empty() {
                     unusable.push(format!(
                         "{name}: no Go panic, fatal error, goroutine dump or race report in {} line{}",

@@ -5,7 +5,7 @@ use regex::Regex;
 
 use gosleuth_diagnose::{GroupFilter, goroutine_view};
 use gosleuth_model::ArtifactKind;
-use gosleuth_traceback::{ScanOptions, scan_reader};
+use gosleuth_traceback::ScanOptions;
 
 use crate::failure::{CmdResult, Failure};
 use crate::input::Input;
@@ -55,8 +55,7 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
     let name = input.name().to_string();
     let mut opts = ScanOptions::default();
     opts.keep_args = args.args || args.exact;
-    let dump = scan_reader(input.into_reader(), &opts)
-        .map_err(|e| Failure::bad_input(anyhow!("cannot read {name}: {e}")))?;
+    let dump = crate::input::scan_text(input, &opts)?;
     let Some(trace) = dump
         .traces
         .iter()
