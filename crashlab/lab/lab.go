@@ -5,6 +5,7 @@
 //	crashlab: park <label> count=<n>       how many goroutines were parked at a
 //	                                       "// crashlab:park <label>" site
 //	crashlab: fact <key>=<value>           anything else worth recording
+//	crashlab: json <key>=<json>            the same, with a JSON value
 //
 // Nothing here is on the stack of a crashing or parked goroutine.
 package lab
@@ -47,6 +48,12 @@ func Parked(label string, n int) {
 // Fact records a key=value fact.
 func Fact(key string, value any) {
 	fmt.Printf("crashlab: fact %s=%v\n", key, value)
+}
+
+// JSON records a fact whose value is a JSON document (raw, already
+// encoded), e.g. the contents of a map: "crashlab: json <key>=<json>".
+func JSON(key, raw string) {
+	fmt.Printf("crashlab: json %s=%s\n", key, raw)
 }
 
 // WaitParked blocks until exactly n goroutines are in wait state `state`

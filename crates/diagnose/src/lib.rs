@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod funcs;
+pub mod profile;
 mod report;
 mod texts;
 mod traceback;
@@ -150,6 +151,51 @@ pub fn analyze_text(evidence: &[TextEvidence<'_>], opts: &DiagnoseOptions) -> Re
     report
 }
 
+fn constructor_finding(rf: &ReceiverField) -> gosleuth_model::Finding {
+    use gosleuth_model::{Finding, Severity};
+    let ty = rf.field_type.as_deref().unwrap_or("map[K]V");
+    let init = format!("{}: make({ty})", rf.field);
+    if rf.creations.is_empty() {
+        return Finding::new(
+            "nil-map-field",
+            Severity::Warning,
+            format!("`{}.{}` is a map field left nil", rf.type_name, rf.field),
+            format!(
+                "The map is the field `{}` ({ty}) of `{}`; no struct literal, new() or var in the source tree creates a `{}` without it.",
+                rf.field, rf.type_name, rf.type_name
+            ),
+            format!("The value may be created in another package, by a zero-value copy, or the field was reset to nil later. Search for `{}{{` and `.{} = nil`.", rf.type_name, rf.field),
+        );
+    }
+    let sites: Vec<String> = rf
+        .creations
+        .iter()
+        .map(|(file, line, func, expr)| format!("{func} ({file}:{line}): `{expr}`"))
+        .collect();
+    let first = &rf.creations[0];
+    let mut finding = Finding::new(
+        "nil-map-constructor",
+        Severity::Critical,
+        format!("{} creates `{}` without `{}`", first.2, rf.type_name, rf.field),
+        format!(
+            "`{}.{}` ({ty}) is the map written; {} create{} a `{}` without setting it: {}.",
+            rf.type_name,
+            rf.field,
+            if rf.creations.len() == 1 { "this place" } else { "these places" },
+            if rf.creations.len() == 1 { "s" } else { "" },
+            rf.type_name,
+            sites.join("; ")
+        ),
+        format!(
+            "That is the root cause: the value leaves its constructor with a nil map, and the first write through any method panics. Initialise the field where the value is built (`{init}`), or make the map before the first write."
+        ),
+    );
+    for (file, line, _, _) in &rf.creations {
+        finding = finding.with_evidence(format!("{file}:{line}"));
+    }
+    finding
+}
+
 fn format_name(f: TraceFormat) -> &'static str {
     match f {
         TraceFormat::Crash => "traceback",
@@ -174,6 +220,23 @@ pub struct SourceLine {
     pub text: String,
     /// Index expressions written on the line: (operand, whole expression).
     pub index_writes: Vec<(String, String)>,
+    /// When the written map is a field of the method's receiver
+    /// (`s.cache`): the struct type, the field and its declared type.
+    pub receiver_field: Option<ReceiverField>,
+}
+
+/// A map that is a field of a struct, and where values of the struct are
+/// created without it.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiverField {
+    /// `UserService`.
+    pub type_name: String,
+    /// `cache`.
+    pub field: String,
+    /// `map[string]*User`, when the declaration was found.
+    pub field_type: Option<String>,
+    /// Creations without the field: (file, line, function, expression).
+    pub creations: Vec<(String, u32, String, String)>,
 }
 
 /// Adds what the culprit's source line shows to a report: the line itself,
@@ -211,6 +274,11 @@ pub fn attach_source(report: &mut Report, source: &SourceLine) {
                 }
             }
             f.evidence.push(format!("{}:{line}", source.path));
+            f.meaning = f.meaning.replace("; give --source DIR to see the map expression on the culprit line", "");
+        }
+        if let Some(rf) = &source.receiver_field {
+            report.findings.push(constructor_finding(rf));
+            report.findings.sort_by_key(|f| f.severity);
         }
     } else if let Some(f) = report.findings.iter_mut().find(|f| f.id == "crash") {
         f.observation

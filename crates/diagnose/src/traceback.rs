@@ -427,7 +427,10 @@ pub(crate) fn crash_of(located: &Located<'_>, with_args: bool) -> Crash {
     } else if let Some(f) = trace.fatal.first() {
         (Some(f.clone()), Some(format!("fatal error: {f}")))
     } else if trace.format == TraceFormat::Race {
-        (Some("DATA RACE".to_string()), Some("WARNING: DATA RACE".to_string()))
+        (
+            Some("DATA RACE".to_string()),
+            Some("WARNING: DATA RACE".to_string()),
+        )
     } else if let Some(s) = trace.signal.as_ref().filter(|s| s.fatal) {
         (None, Some(format!("{}: {}", s.name, s.description)))
     } else {

@@ -65,6 +65,30 @@ pub enum Command {
     /// Readable at 100,000 goroutines: one entry per distinct stack with its
     /// count, state, wait times and creator; crashing goroutine first.
     Goroutines(cmd::goroutines::Args),
+
+    /// Inspect a Go executable: build info, functions, address → source.
+    ///
+    /// Reads the pclntab, build info and DWARF of any Go ELF binary
+    /// (stripped or not, PIE or not, cgo, amd64 or arm64, Go 1.16+) without a
+    /// Go toolchain.
+    Binary(cmd::binary::Args),
+
+    /// Query pprof profiles with `go tool pprof`'s figures, much faster.
+    ///
+    /// `top`, `peek`, `tree`, `traces`, `list`, `diff --base`, flame graphs,
+    /// `export` back to profile.proto, and `maps`: the share of CPU or
+    /// allocation in Go map code, by operation and by your function that
+    /// causes it. pprof's options work on every subcommand.
+    Profile(cmd::profile::Args),
+
+    /// Post-mortem of a Go core dump, without Delve: goroutines, stacks,
+    /// the crash, variables and maps.
+    ///
+    /// `gosleuth core EXE CORE` summarises (Go version, signal, crashing
+    /// goroutine and its stack, panic value or fatal message, goroutines by
+    /// state and grouped); subcommands `goroutines`, `bt GOID`,
+    /// `locals GOID FRAME`, `print [GOID FRAME] EXPR`, `maps`, `threads`.
+    Core(cmd::core::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod core;
 pub mod html;
 pub mod json;
 pub mod markdown;

@@ -465,13 +465,25 @@ pub fn write_traces(r: &TracesReport, format: Format, out: &mut dyn Write) -> io
                 }
                 for t in &r.traces {
                     writeln!(out, "{SEP}")?;
-                    for (k, v) in &t.labels {
-                        writeln!(out, "{k:>10}:  {}", v.join(" "))?;
-                    }
-                    for (k, v) in &t.num_labels {
-                        let vals: Vec<String> =
-                            v.iter().map(|(n, u)| units::label(*n, u)).collect();
-                        writeln!(out, "{k:>10}:  {}", vals.join(" "))?;
+                    // pprof sorts the formatted lines (keys right-aligned).
+                    let mut lines: Vec<String> = t
+                        .labels
+                        .iter()
+                        .map(|(k, v)| format!("{k:>10}:  {}", v.join(" ")))
+                        .collect();
+                    lines.sort();
+                    let mut nums: Vec<String> = t
+                        .num_labels
+                        .iter()
+                        .map(|(k, v)| {
+                            let vals: Vec<String> =
+                                v.iter().map(|(n, u)| units::label(*n, u)).collect();
+                            format!("{k:>10}:  {}", vals.join(" "))
+                        })
+                        .collect();
+                    nums.sort();
+                    for l in lines.iter().chain(&nums) {
+                        writeln!(out, "{l}")?;
                     }
                     for (i, (n, inl)) in t.frames.iter().enumerate() {
                         let vs = if i == 0 {
@@ -867,13 +879,17 @@ pub fn write_maps(
         _ => text_or_html(format, "gosleuth profile maps", out, |out| {
             let md = format == Format::Markdown;
             let pct = |v: i64, t: i64| percentage(v, t).trim().to_string();
+            let era = match lens.era {
+                gosleuth_pprof::maps::MapEra::Unknown => String::new(),
+                e => format!(", {} maps", e.as_str()),
+            };
             writeln!(
                 out,
-                "{}Map lens{} ({}, {} maps): {} of {} total in map code ({})",
+                "{}Map lens{} ({}{}): {} of {} total in map code ({})",
                 if md { "**" } else { "" },
                 if md { "**" } else { "" },
                 lens.sample_type,
-                lens.era.as_str(),
+                era,
                 fv(lens.map_total),
                 fv(lens.total),
                 pct(lens.map_total, lens.total)

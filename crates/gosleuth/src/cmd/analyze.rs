@@ -125,6 +125,13 @@ fn add_source(report: &mut Report, root: &std::path::Path) {
         .map(|l| String::from_utf8_lossy(l).into_owned())
         .unwrap_or_default();
     let writes = gosleuth_source::map_writes_on_line(&src, culprit.line);
+    let receiver_field = match writes.as_slice() {
+        [w] => receiver_field(&src, &path, culprit.line, &w.operand),
+        _ => None,
+    };
+    // Quote the statement itself (without a trailing comment) when the
+    // grammar found one on the line.
+    let text = writes.first().map_or(text, |w| w.statement.clone());
     attach_source(
         report,
         &SourceLine {
@@ -134,6 +141,49 @@ fn add_source(report: &mut Report, root: &std::path::Path) {
                 .into_iter()
                 .map(|w| (w.operand, w.index_expression))
                 .collect(),
+            receiver_field,
         },
     );
+}
+
+/// When the map written is `recv.field` in a method, finds the struct's
+/// declaration and every place of its package (the culprit's directory)
+/// that creates the struct without the field.
+fn receiver_field(
+    src: &[u8],
+    path: &std::path::Path,
+    line: u32,
+    operand: &str,
+) -> Option<gosleuth_diagnose::ReceiverField> {
+    let (recv, type_name) = gosleuth_source::receiver_at_line(src, line)?;
+    let field = operand.strip_prefix(&format!("{recv}."))?;
+    if field.contains(['.', '[', '(']) {
+        return None;
+    }
+    let dir = path.parent()?;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "go"))
+        .collect();
+    files.sort();
+    let mut rf = gosleuth_diagnose::ReceiverField {
+        type_name: type_name.clone(),
+        field: field.to_string(),
+        ..Default::default()
+    };
+    for file in files {
+        let Ok(text) = std::fs::read(&file) else {
+            continue;
+        };
+        if rf.field_type.is_none() {
+            rf.field_type = gosleuth_source::struct_field_type(&text, &type_name, field);
+        }
+        for m in gosleuth_source::creations_missing_field(&text, &type_name, field) {
+            rf.creations
+                .push((file.display().to_string(), m.line, m.function, m.expression));
+        }
+    }
+    Some(rf)
 }

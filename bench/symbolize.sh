@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmark: `gosleuth binary symbolize` vs `go tool addr2line` on 1,000,000
+# addresses of one large real Go binary, and `gosleuth binary info` on it.
+#
+# The input (kept out of the repo, in bench/out/): gopls, the Go language
+# server (golang.org/x/tools/gopls@v0.23.0, ~40 MB, dozens of modules),
+# built from the Go module proxy with the machine's Go. N addresses (default
+# 1,000,000) are drawn uniformly over its Go text with a fixed seed.
+#
+# Then, on the same addresses and in one run, with /usr/bin/time -v (wall
+# time, peak RSS, CPU time): `gosleuth binary symbolize` (text and
+# --format json), the toolchain's addr2line binary run directly (so the `go`
+# command wrapper is not counted) and `go tool addr2line` as users type it;
+# the throughput
+# ratio; a check that both name the same function and file:line for every
+# address (addr2line reports the physical function and the innermost
+# inlined position, see docs/json-binary.md); and `gosleuth binary info`
+# (best of 20 runs). Release build.
+#
+# Usage: bench/symbolize.sh [--keep]   (--keep reuses bench/out/gopls)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out
+N=${N:-1000000}
+GOPLS_VERSION=${GOPLS_VERSION:-v0.23.0}
+mkdir -p "$OUT"
+GOSLEUTH=${GOSLEUTH:-}
+if [ -z "$GOSLEUTH" ]; then
+  cargo build --release -p gosleuth >&2
+  GOSLEUTH="${CARGO_TARGET_DIR:-target}/release/gosleuth"
+fi
+# The toolchain's addr2line, run directly so the `go` wrapper is not
+# counted; Go 1.26 no longer ships it prebuilt, so build it from GOROOT.
+ADDR2LINE="$(go env GOTOOLDIR)/addr2line"
+if [ ! -x "$ADDR2LINE" ]; then
+  ADDR2LINE="$OUT/addr2line"
+  go build -o "$ADDR2LINE" cmd/addr2line
+fi
+EXE="$OUT/gopls"
+
+if [ "${1:-}" != "--keep" ] || [ ! -x "$EXE" ]; then
+  echo "building gopls@$GOPLS_VERSION (module proxy) ..." >&2
+  GOBIN="$(pwd)/$OUT" GOFLAGS=-mod=mod go install "golang.org/x/tools/gopls@$GOPLS_VERSION"
+fi
+
+# N addresses uniformly over the Go text (first function .. end of last).
+"$GOSLEUTH" --format json binary info "$EXE" > "$OUT/info.json"
+python3 - "$OUT/info.json" "$N" > "$OUT/addrs.txt" <<'EOF'
+import json, random, sys
+info = json.load(open(sys.argv[1]))
+start = int(info["text"]["start"], 16)
+size = info["text"]["size"]
+rng = random.Random(20261127)
+sys.stdout.write("".join("%#x\n" % (start + rng.randrange(size)) for _ in range(int(sys.argv[2]))))
+EOF
+echo "input: $EXE ($(du -h "$EXE" | cut -f1), $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["functions"])' "$OUT/info.json") functions, $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"]["size"])' "$OUT/info.json") bytes of text), $N addresses" >&2
+
+measure() { # name, output file, command...
+  local name=$1 out=$2; shift 2
+  /usr/bin/time -v "$@" < "$OUT/addrs.txt" > "$out" 2> "$OUT/time-$name.txt"
+  local wall rss user sys
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$OUT/time-$name.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/time-$name.txt")
+  user=$(awk -F': ' '/User time/ {print $2}' "$OUT/time-$name.txt")
+  sys=$(awk -F': ' '/System time/ {print $2}' "$OUT/time-$name.txt")
+  python3 - "$name" "$wall" "$rss" "$user" "$sys" <<'EOF'
+import sys
+name, wall, rss, user, sys_ = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+parts = [float(p) for p in wall.split(":")]
+secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+print(f"{name:<20} wall {secs:7.3f} s  cpu {user + sys_:7.3f} s  peak RSS {rss / 1024:7.1f} MiB")
+open(f"bench/out/secs-{name}", "w").write(str(secs))
+open(f"bench/out/cpu-{name}", "w").write(str(user + sys_))
+EOF
+}
+
+echo
+measure gosleuth-text "$OUT/gosleuth.txt" "$GOSLEUTH" binary symbolize "$EXE"
+measure gosleuth-json "$OUT/gosleuth.json" "$GOSLEUTH" --format json binary symbolize "$EXE"
+measure addr2line "$OUT/addr2line.txt" "$ADDR2LINE" "$EXE"
+measure go-tool-addr2line "$OUT/go-tool-addr2line.txt" go tool addr2line "$EXE"
+
+python3 - "$N" <<'EOF'
+import json, sys
+n = int(sys.argv[1])
+s = {k: float(open(f"bench/out/secs-{k}").read()) for k in ("gosleuth-text", "gosleuth-json", "addr2line", "go-tool-addr2line")}
+print(f"\nthroughput: gosleuth {n / s['gosleuth-text'] / 1e6:.2f} M addr/s (json {n / s['gosleuth-json'] / 1e6:.2f}), "
+      f"addr2line {n / s['addr2line'] / 1e6:.3f} M addr/s")
+c = {k: float(open(f"bench/out/cpu-{k}").read()) for k in s}
+print(f"wall-time ratio addr2line / gosleuth: {s['addr2line'] / s['gosleuth-text']:.1f}x (text), "
+      f"{s['addr2line'] / s['gosleuth-json']:.1f}x (json); "
+      f"go tool addr2line / gosleuth: {s['go-tool-addr2line'] / s['gosleuth-text']:.1f}x")
+print(f"CPU-time ratio addr2line / gosleuth: {c['addr2line'] / c['gosleuth-text']:.1f}x (text), "
+      f"{c['addr2line'] / c['gosleuth-json']:.1f}x (json)")
+print(f"load average at the end: {open('/proc/loadavg').read().split()[0]} on {__import__('os').cpu_count()} cores "
+      "(other work on the machine inflates wall times)")
+# Same answers: addr2line's function = our outermost frame, its file:line =
+# our innermost frame; "" / negative line = our "?" / 0.
+a = open("bench/out/addr2line.txt").read().split("\n")
+ours = json.load(open("bench/out/gosleuth.json"))
+bad = 0
+for i, e in enumerate(ours):
+    fn, pos = a[2 * i], a[2 * i + 1]
+    file, line = pos.rsplit(":", 1)
+    if file == "" or int(line) < 0:
+        file, line = "?", "0"
+    fr = e["frames"]
+    got = (fr[-1]["function"], fr[0]["file"], str(fr[0]["line"])) if fr else ("?", "?", "0")
+    if (fn, file, line) != got and not (fr and fr[0]["file"] == "?"):
+        bad += 1
+        if bad <= 5:
+            print("  differs:", e["address"], (fn, file, line), got)
+print(f"answers compared: {len(ours)}, differing: {bad}")
+EOF
+
+best=999999999
+for _ in $(seq 1 20); do
+  t0=$(date +%s%N); "$GOSLEUTH" binary info "$EXE" > /dev/null; t1=$(date +%s%N)
+  t=$(( (t1 - t0) / 1000 )); [ "$t" -lt "$best" ] && best=$t
+done
+echo "binary info: best of 20 runs $(python3 -c "print($best / 1000)") ms"

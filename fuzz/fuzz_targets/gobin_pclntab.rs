@@ -1,0 +1,27 @@
+//! Any bytes as a bare pclntab (all four layouts share the 8-byte header,
+//! so mutations of real tables explore every version's decoder).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(tab) = gosleuth_gobin::Pclntab::from_bytes(data, 0x401000) else {
+        return;
+    };
+    let mut sym = gosleuth_gobin::Symbolizer::new(&tab);
+    for f in tab.funcs().take(4096) {
+        let Ok(f) = f else { continue };
+        let e = f.entry();
+        let _ = (
+            f.name(),
+            f.end(),
+            f.max_sp_delta(),
+            f.file(e),
+            f.line(e),
+            f.sp_delta(e),
+        );
+        let _ = f.pcdata_ranges(2).count();
+        let _ = f.funcdata(3);
+        let _ = sym.frames(e + 1);
+    }
+});
