@@ -7,6 +7,15 @@ fn main() {
     let f = d.function(&args[2]).unwrap();
     println!("{f:?}");
     for v in d.variables(&f).unwrap() {
-        println!("{} {:?} inl={:?} scope={:x?} loc_none={} list={} ranges={:x?}", v.name, v.role, v.inlined_from, v.scope, v.location.is_none(), v.location.is_list(), v.location.ranges());
+        println!(
+            "{} {:?} inl={:?} scope={:x?} loc_none={} list={} ranges={:x?}",
+            v.name,
+            v.role,
+            v.inlined_from,
+            v.scope,
+            v.location.is_none(),
+            v.location.is_list(),
+            v.location.ranges()
+        );
     }
 }

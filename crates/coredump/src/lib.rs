@@ -32,9 +32,9 @@ mod spliced;
 
 use std::fmt;
 
+use object::Endianness;
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
-use object::Endianness;
 
 use gosleuth_gobin::Binary;
 use gosleuth_target::{Arch, MemErrorKind, Memory, SignalInfo, Target, Thread};
@@ -73,7 +73,9 @@ impl fmt::Display for Error {
             ErrorKind::NotElf => write!(f, "not an ELF file"),
             ErrorKind::NotCore(t) => write!(f, "not a core dump (ELF type {t})"),
             ErrorKind::Unsupported(s) => write!(f, "unsupported core: {s}"),
-            ErrorKind::BadHeaders(s) => write!(f, "malformed core at offset {:#x}: {s}", self.offset),
+            ErrorKind::BadHeaders(s) => {
+                write!(f, "malformed core at offset {:#x}: {s}", self.offset)
+            }
             ErrorKind::Executable(e) => write!(f, "executable: {e}"),
         }
     }
@@ -199,7 +201,8 @@ impl<'data> Core<'data> {
                     });
                 }
                 elf::PT_NOTE => {
-                    let bytes = &data[offset.min(len) as usize..(offset.min(len) + present) as usize];
+                    let bytes =
+                        &data[offset.min(len) as usize..(offset.min(len) + present) as usize];
                     let (notes, clean) = notes::split(bytes, false);
                     if !clean || present < filesz {
                         core.warnings.push(format!(
@@ -223,8 +226,9 @@ impl<'data> Core<'data> {
             ));
         }
         if core.threads.is_empty() {
-            core.warnings
-                .push("no thread (NT_PRSTATUS) in the core: no registers for running goroutines".into());
+            core.warnings.push(
+                "no thread (NT_PRSTATUS) in the core: no registers for running goroutines".into(),
+            );
         }
         if arch == Arch::Arm64 {
             for (t, v) in core.threads.iter_mut().zip(tls) {
@@ -242,9 +246,10 @@ impl<'data> Core<'data> {
         match n.kind {
             notes::NT_PRSTATUS if n.name != b"LINUX" => match notes::prstatus(n.desc, self.arch) {
                 Some(t) => self.threads.push(t),
-                None => self
-                    .warnings
-                    .push(format!("an NT_PRSTATUS note of {} bytes is too short", n.desc.len())),
+                None => self.warnings.push(format!(
+                    "an NT_PRSTATUS note of {} bytes is too short",
+                    n.desc.len()
+                )),
             },
             notes::NT_PRPSINFO => self.process = notes::prpsinfo(n.desc),
             notes::NT_SIGINFO => self.signal = notes::siginfo(n.desc),
@@ -284,7 +289,10 @@ impl<'data> Core<'data> {
 
     /// `AT_ENTRY` from the auxiliary vector.
     pub fn entry(&self) -> Option<u64> {
-        self.auxv.iter().find(|(t, _)| *t == AT_ENTRY).map(|(_, v)| *v)
+        self.auxv
+            .iter()
+            .find(|(t, _)| *t == AT_ENTRY)
+            .map(|(_, v)| *v)
     }
 }
 

@@ -137,7 +137,8 @@ pub fn prstatus(desc: &[u8], arch: Arch) -> Option<Thread> {
         Arch::Arm64 => {
             // x0..x30, sp, pc, pstate.
             reg(33)?;
-            let mut dwarf: Vec<(u16, u64)> = (0..31).filter_map(|i| Some((i as u16, reg(i)?))).collect();
+            let mut dwarf: Vec<(u16, u64)> =
+                (0..31).filter_map(|i| Some((i as u16, reg(i)?))).collect();
             dwarf.push((31, reg(31)?));
             Registers {
                 pc: reg(32)?,
@@ -221,7 +222,11 @@ pub fn files(desc: &[u8]) -> Option<Vec<MappedFile>> {
     let mut names = 16 + 24 * count as usize;
     for i in 0..count as usize {
         let o = 16 + 24 * i;
-        let (start, end, pgoff) = (u64_at(desc, o)?, u64_at(desc, o + 8)?, u64_at(desc, o + 16)?);
+        let (start, end, pgoff) = (
+            u64_at(desc, o)?,
+            u64_at(desc, o + 8)?,
+            u64_at(desc, o + 16)?,
+        );
         let rest = desc.get(names..)?;
         let n = rest.iter().position(|&c| c == 0)?;
         out.push(MappedFile {

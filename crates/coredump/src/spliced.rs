@@ -118,7 +118,11 @@ impl<'data> SplicedMemory<'data> {
         let bytes = r.data.get((addr - r.start) as usize..)?;
         // A core region starting inside wins from its start on.
         let limit = self.next_core_start(addr).saturating_sub(addr);
-        Some(&bytes[..bytes.len().min(usize::try_from(limit).unwrap_or(usize::MAX))])
+        Some(
+            &bytes[..bytes
+                .len()
+                .min(usize::try_from(limit).unwrap_or(usize::MAX))],
+        )
     }
 }
 
@@ -199,7 +203,10 @@ mod tests {
         );
         let mut b = [0u8; 16];
         let e = m.read_at(0x1000, &mut b).unwrap_err();
-        assert_eq!((e.addr, e.kind, e.len), (0x1008, MemErrorKind::NotDumped, 16));
+        assert_eq!(
+            (e.addr, e.kind, e.len),
+            (0x1008, MemErrorKind::NotDumped, 16)
+        );
         let e = m.read_at(0x5000, &mut b).unwrap_err();
         assert_eq!(e.kind, MemErrorKind::Unmapped);
         let e = m.read_at(u64::MAX - 4, &mut b).unwrap_err();

@@ -67,10 +67,11 @@ impl Delve {
     /// Starts `dlv core` headless; Err(reason) when Delve refuses the core.
     fn start(dlv: &PathBuf, exe: &PathBuf, core: &PathBuf, old_go: bool) -> Result<Delve, String> {
         let mut cmd = Command::new(dlv);
-        cmd.arg("core")
-            .arg(exe)
-            .arg(core)
-            .args(["--headless", "--api-version=2", "--listen=127.0.0.1:0"]);
+        cmd.arg("core").arg(exe).arg(core).args([
+            "--headless",
+            "--api-version=2",
+            "--listen=127.0.0.1:0",
+        ]);
         if old_go {
             cmd.arg("--check-go-version=false");
         }
@@ -115,7 +116,8 @@ impl Delve {
 
     fn call(&mut self, method: &str, params: Json) -> Result<Json, String> {
         self.id += 1;
-        let req = json!({"method": format!("RPCServer.{method}"), "params": [params], "id": self.id});
+        let req =
+            json!({"method": format!("RPCServer.{method}"), "params": [params], "id": self.id});
         let mut line = serde_json::to_vec(&req).unwrap();
         line.push(b'\n');
         self.conn.write_all(&line).map_err(|e| e.to_string())?;
@@ -145,7 +147,10 @@ fn load_cfg(entries: usize) -> Json {
 fn delve_scalar(v: &Json) -> String {
     match v["kind"].as_u64() {
         Some(24) => v["value"].as_str().unwrap_or("").to_string(),
-        _ => v["value"].as_str().map(str::to_string).unwrap_or_else(|| v["value"].to_string()),
+        _ => v["value"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v["value"].to_string()),
     }
 }
 
@@ -168,10 +173,16 @@ fn compare_map(label: &str, ours: &Value, theirs: &Json, problems: &mut Vec<Stri
     // Delve shows nil and empty maps alike; base 0 means nil.
     let base = theirs["base"].as_u64().unwrap_or(u64::MAX);
     if (base == 0) != (m.addr == 0) {
-        problems.push(format!("{label}: nil {} vs Delve base {base:#x}", m.addr == 0));
+        problems.push(format!(
+            "{label}: nil {} vs Delve base {base:#x}",
+            m.addr == 0
+        ));
     }
     if theirs["len"].as_u64() != Some(m.count) {
-        problems.push(format!("{label}: len {} vs Delve {}", m.count, theirs["len"]));
+        problems.push(format!(
+            "{label}: len {} vs Delve {}",
+            m.count, theirs["len"]
+        ));
     }
     let children = theirs["children"].as_array().cloned().unwrap_or_default();
     let mut theirs_set: Vec<(String, String)> = children
@@ -187,8 +198,16 @@ fn compare_map(label: &str, ours: &Value, theirs: &Json, problems: &mut Vec<Stri
     theirs_set.sort();
     ours_set.sort();
     if theirs_set != ours_set {
-        let only_ours: Vec<_> = ours_set.iter().filter(|e| !theirs_set.contains(e)).take(3).collect();
-        let only_theirs: Vec<_> = theirs_set.iter().filter(|e| !ours_set.contains(e)).take(3).collect();
+        let only_ours: Vec<_> = ours_set
+            .iter()
+            .filter(|e| !theirs_set.contains(e))
+            .take(3)
+            .collect();
+        let only_theirs: Vec<_> = theirs_set
+            .iter()
+            .filter(|e| !ours_set.contains(e))
+            .take(3)
+            .collect();
         problems.push(format!(
             "{label}: entries differ ({} vs Delve {}): only ours {only_ours:?}, only Delve {only_theirs:?}",
             ours_set.len(),
@@ -197,9 +216,193 @@ fn compare_map(label: &str, ours: &Value, theirs: &Json, problems: &mut Vec<Stri
     }
 }
 
+type F = (String, String, u64);
+
+fn is_runtime(f: &F) -> bool {
+    f.0.starts_with("runtime.") || f.0.starts_with("internal/runtime/")
+}
+
+/// Compares gosleuth's frames with Delve's, allowing only the known,
+/// explained differences (each recorded in `notes`):
+///
+/// 1. The innermost frame of a goroutine unwound from its saved context:
+///    the runtime (and gosleuth) look up the line of the call instruction
+///    (`pc - 1`, `runtime/traceback.go: symPC`), Delve the line of the
+///    return address itself, one line further for `gopark`. Oracle 1 shows
+///    gosleuth's line is the one the runtime prints.
+/// 2. Past a signal frame (`runtime.sigtramp`, the SIGABRT of `crash()`),
+///    gosleuth resumes from the interrupted context in the `ucontext` with
+///    the exact PC; Delve treats that PC as a return address (`raise` one
+///    line early) and loses the caller of `raise` (`runtime.dieFromSignal`,
+///    which `crash()` calls). The frames before the signal frame and all
+///    frames from the first one both show must agree; what only one side
+///    has must be runtime frames.
+/// 3. A goroutine in a system call: the runtime and gosleuth start at the
+///    call's entry (`g.syscallpc`), Delve in the thread's kernel-side frames
+///    (syscall.Syscall6 ...); gosleuth's frames must be the end of Delve's.
+fn compare_frames(
+    p: &Process<'_, '_>,
+    stack: &gosleuth_target::Stack<'_>,
+    g: &gosleuth_target::Goroutine,
+    ours: &[F],
+    theirs: &[F],
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    if ours == theirs {
+        return Ok(());
+    }
+    let detail = || format!("frames differ\n  ours:  {ours:?}\n  Delve: {theirs:?}");
+    // 1.
+    if matches!(
+        stack.source,
+        gosleuth_target::StackSource::Sched | gosleuth_target::StackSource::Syscall
+    ) && ours.len() == theirs.len()
+        && ours[1..] == theirs[1..]
+        && ours[0].0 == theirs[0].0
+    {
+        let pc = stack.physical[0].pc;
+        let exact = p.binary().frames(p.to_link(pc)).unwrap_or_default();
+        if exact
+            .first()
+            .is_some_and(|f| u64::from(f.line) == theirs[0].2)
+        {
+            notes.push(format!(
+                "Delve gives the innermost line of parked goroutines from the return address ({}:{} vs the runtime's {})",
+                ours[0].0, theirs[0].2, ours[0].2
+            ));
+            return Ok(());
+        }
+        return Err(detail());
+    }
+    // 3.
+    let n = ours.len();
+    if g.status == 3
+        && theirs.len() >= n
+        && n > 0
+        && theirs.ends_with(&ours[1..])
+        && theirs[theirs.len() - n].0 == ours[0].0
+    {
+        notes.push("for goroutines in a system call Delve unwinds the thread (kernel side); the runtime and gosleuth start at the call's entry".into());
+        return Ok(());
+    }
+    // 4. After runtime.sigpanic the next frame's PC is the faulting
+    //    instruction itself; the runtime (unwindTrap) and gosleuth look it
+    //    up as is, Delve looks up pc - 1, which can land in a different
+    //    (inlined) call. Check that Delve's frames there are exactly what
+    //    pc - 1 gives.
+    if let Some(k) = ours.iter().position(|f| f.0 == "runtime.sigpanic") {
+        let ours_ok = theirs.len() > k && ours[..=k] == theirs[..=k]
+            || ours.iter().any(|f| f.0 == "runtime.sigtramp");
+        if ours_ok {
+            if let Some(fr) = stack
+                .frames
+                .iter()
+                .find(|f| f.function == "runtime.sigpanic")
+            {
+                let phys = fr.physical as usize + 1;
+                if let Some(pf) = stack.physical.get(phys) {
+                    let at = p.binary().frames(p.to_link(pf.pc) - 1).unwrap_or_default();
+                    let delve_view: Vec<F> = at
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.function.to_string(),
+                                f.file.to_string(),
+                                u64::from(f.line),
+                            )
+                        })
+                        .collect();
+                    let ours_here: Vec<&F> = stack
+                        .frames
+                        .iter()
+                        .zip(ours)
+                        .filter(|(f, _)| f.physical as usize == phys)
+                        .map(|(_, o)| o)
+                        .collect();
+                    let their_start = theirs
+                        .iter()
+                        .position(|f| f.0 == "runtime.sigpanic")
+                        .map(|i| i + 1);
+                    if let Some(ts) = their_start {
+                        let their_here = &theirs[ts..(ts + delve_view.len()).min(theirs.len())];
+                        let tail_ok = theirs[ts + delve_view.len().min(theirs.len() - ts)..]
+                            .iter()
+                            .eq(ours[ours.len()
+                                - (theirs.len() - ts - delve_view.len().min(theirs.len() - ts))..]
+                                .iter());
+                        // Delve takes the functions of the inline chain
+                        // at pc - 1 (its lines are a mix of both PCs).
+                        let same_funcs = their_here.len() == delve_view.len()
+                            && their_here.iter().zip(&delve_view).all(|(a, b)| a.0 == b.0);
+                        let differs = their_here
+                            .iter()
+                            .map(|f| &f.0)
+                            .ne(ours_here.iter().map(|f| &f.0));
+                        if same_funcs && !ours_here.is_empty() && tail_ok {
+                            if differs {
+                                notes.push(format!(
+                                "after sigpanic Delve looks up pc-1 of the faulting instruction and shows {:?} (functions at pc-1: {:?}); the runtime and gosleuth show {:?}",
+                                their_here.iter().map(|f| format!("{}:{}", f.0, f.2)).collect::<Vec<_>>(),
+                                delve_view.iter().map(|f| format!("{}:{}", f.0, f.2)).collect::<Vec<_>>(),
+                                ours_here.iter().map(|f| format!("{}:{}", f.0, f.2)).collect::<Vec<_>>()
+                            ));
+                            }
+                            // The part above the signal frame is checked by rule 2.
+                            let cut_ours = ours
+                                .iter()
+                                .position(|f| f.0 == "runtime.sigpanic")
+                                .unwrap_or(0)
+                                + 1;
+                            return compare_frames(
+                                p,
+                                stack,
+                                g,
+                                &ours[..cut_ours],
+                                &theirs[..ts],
+                                notes,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // 2.
+    if let Some(k) = ours.iter().position(|f| f.0 == "runtime.sigtramp") {
+        if theirs.len() >= k && ours[..k] == theirs[..k] {
+            let common = ours
+                .iter()
+                .rev()
+                .zip(theirs.iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let our_mid = &ours[k..ours.len() - common];
+            let their_mid = &theirs[k..theirs.len() - common];
+            if our_mid.iter().all(is_runtime) && their_mid.iter().all(is_runtime) && common > 0 {
+                notes.push(format!(
+                    "past the signal frame Delve shows {:?}, gosleuth {:?}",
+                    their_mid
+                        .iter()
+                        .map(|f| format!("{}:{}", f.0, f.2))
+                        .collect::<Vec<_>>(),
+                    our_mid
+                        .iter()
+                        .map(|f| format!("{}:{}", f.0, f.2))
+                        .collect::<Vec<_>>()
+                ));
+                return Ok(());
+            }
+        }
+    }
+    Err(detail())
+}
+
 fn check(f: &CoreFixture) -> Result<(), String> {
     let Some(dlv) = dlv() else {
-        common::require(false, "dlv not found (go install github.com/go-delve/delve/cmd/dlv@v1.27.2)");
+        common::require(
+            false,
+            "dlv not found (go install github.com/go-delve/delve/cmd/dlv@v1.27.2)",
+        );
         return Ok(());
     };
     let exe_path = f.exe_path();
@@ -215,7 +418,9 @@ fn check(f: &CoreFixture) -> Result<(), String> {
         Err(why) => {
             // Delve cannot open it; gosleuth must.
             if ours.is_empty() {
-                return Err(format!("Delve refused ({why}) and gosleuth found no goroutines"));
+                return Err(format!(
+                    "Delve refused ({why}) and gosleuth found no goroutines"
+                ));
             }
             eprintln!(
                 "note: {}: {why}; gosleuth reads {} goroutines from it",
@@ -226,6 +431,7 @@ fn check(f: &CoreFixture) -> Result<(), String> {
         }
     };
     let mut problems = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let list = d
         .call("ListGoroutines", json!({"Start": 0, "Count": 0}))
         .map_err(|e| format!("ListGoroutines: {e}"))?;
@@ -235,14 +441,23 @@ fn check(f: &CoreFixture) -> Result<(), String> {
     their_ids.sort_unstable();
     our_ids.sort_unstable();
     if their_ids != our_ids {
-        problems.push(format!("goroutine ids: ours {our_ids:?}, Delve {their_ids:?}"));
+        problems.push(format!(
+            "goroutine ids: ours {our_ids:?}, Delve {their_ids:?}"
+        ));
     }
     let mut cache = UnwindCache::new();
     for tg in &theirs {
-        let Some(id) = tg["id"].as_u64() else { continue };
-        let Some(g) = ours.iter().find(|g| g.id == id) else { continue };
+        let Some(id) = tg["id"].as_u64() else {
+            continue;
+        };
+        let Some(g) = ours.iter().find(|g| g.id == id) else {
+            continue;
+        };
         if tg["status"].as_u64() != Some(u64::from(g.status)) {
-            problems.push(format!("goroutine {id}: status {} vs Delve {}", g.status, tg["status"]));
+            problems.push(format!(
+                "goroutine {id}: status {} vs Delve {}",
+                g.status, tg["status"]
+            ));
         }
         // Delve reports the raw waitreason of every goroutine; the runtime
         // (and gosleuth) only mean it while waiting.
@@ -272,33 +487,31 @@ fn check(f: &CoreFixture) -> Result<(), String> {
         let our_frames: Vec<(String, String, u64)> = stack
             .frames
             .iter()
-            .map(|fr| (fr.function.to_string(), fr.file.to_string(), u64::from(fr.line)))
+            .map(|fr| {
+                (
+                    fr.function.to_string(),
+                    fr.file.to_string(),
+                    u64::from(fr.line),
+                )
+            })
             .collect();
-        if our_frames != their_frames {
-            // Delve does not unwind through a signal frame (runtime.sigtramp
-            // is a top frame to it); gosleuth continues into the interrupted
-            // context from the ucontext. Then Delve's frames must be the
-            // start of ours, ending at runtime.sigtramp.
-            let delve_stops_at_sigtramp = their_frames.last().is_some_and(|f| f.0 == "runtime.sigtramp")
-                && our_frames.starts_with(&their_frames);
-            // For a goroutine in a system call the runtime's traceback (and
-            // gosleuth) starts where it entered the call; Delve unwinds the
-            // thread, in the kernel: then ours must be the end of Delve's.
-            let syscall_entry = g.status == 3 && their_frames.ends_with(&our_frames);
-            if !delve_stops_at_sigtramp && !syscall_entry {
-                problems.push(format!(
-                    "goroutine {id} [{}]: frames differ\n  ours:  {our_frames:?}\n  Delve: {their_frames:?}",
-                    g.state()
-                ));
-            }
+        if let Err(e) = compare_frames(&p, &stack, g, &our_frames, &their_frames, &mut notes) {
+            problems.push(format!("goroutine {id} [{}]: {e}", g.state()));
         }
     }
     // The goroutine of the thread that dumped core, and its panic.
-    let state = d.call("State", json!({"NonBlocking": true})).map_err(|e| format!("State: {e}"))?;
+    let state = d
+        .call("State", json!({"NonBlocking": true}))
+        .map_err(|e| format!("State: {e}"))?;
     let crash = p.crash().map_err(|e| e.to_string())?;
-    let their_g = state["State"]["currentThread"]["goroutineID"].as_u64().unwrap_or(0);
+    let their_g = state["State"]["currentThread"]["goroutineID"]
+        .as_u64()
+        .unwrap_or(0);
     if their_g != 0 && crash.goroutine != Some(their_g) {
-        problems.push(format!("crashing goroutine {:?} vs Delve {their_g}", crash.goroutine));
+        problems.push(format!(
+            "crashing goroutine {:?} vs Delve {their_g}",
+            crash.goroutine
+        ));
     }
     if let Some(gid) = crash.goroutine.filter(|_| their_g != 0) {
         let v = d.call(
@@ -311,10 +524,15 @@ fn check(f: &CoreFixture) -> Result<(), String> {
             let their_type = data["type"].as_str().unwrap_or("");
             let our_type = first.rtype.as_ref().map(|t| t.name.as_str()).unwrap_or("");
             if their_type != our_type {
-                problems.push(format!("panic value type {our_type:?} vs Delve {their_type:?}"));
+                problems.push(format!(
+                    "panic value type {our_type:?} vs Delve {their_type:?}"
+                ));
             }
             if their_type == "string" && data["value"].as_str() != Some(first.text.as_str()) {
-                problems.push(format!("panic value {:?} vs Delve {}", first.text, data["value"]));
+                problems.push(format!(
+                    "panic value {:?} vs Delve {}",
+                    first.text, data["value"]
+                ));
             }
         }
     }
@@ -340,7 +558,21 @@ fn check(f: &CoreFixture) -> Result<(), String> {
                 .iter()
                 .position(|fr| fr.function == "main.liveMaps")
                 .ok_or("no main.liveMaps frame")?;
-            let vars = ins.frame_variables(&stack, frame).map_err(|e| e.to_string())?;
+            let vars = ins
+                .frame_variables(&stack, frame)
+                .map_err(|e| e.to_string())?;
+            // Delve numbers frames its own way (it shows fewer frames past
+            // the signal frame): ask it where main.liveMaps is.
+            let st = d
+                .call("Stacktrace", json!({"Id": 1, "Depth": 200, "Full": false}))
+                .map_err(|e| format!("Stacktrace 1: {e}"))?;
+            let delve_frame = st["Locations"]
+                .as_array()
+                .and_then(|l| {
+                    l.iter()
+                        .position(|l| l["function"]["name"] == "main.liveMaps")
+                })
+                .ok_or("Delve shows no main.liveMaps frame")?;
             for name in ["small", "large", "missing", "empty"] {
                 let ours = vars
                     .iter()
@@ -350,13 +582,18 @@ fn check(f: &CoreFixture) -> Result<(), String> {
                 let theirs = d
                     .call(
                         "Eval",
-                        json!({"Scope": {"GoroutineID": 1, "Frame": frame, "DeferredCall": 0},
+                        json!({"Scope": {"GoroutineID": 1, "Frame": delve_frame, "DeferredCall": 0},
                                "Expr": name, "Cfg": load_cfg(100_000)}),
                     )
                     .map_err(|e| format!("Eval {name}: {e}"))?;
                 compare_map(name, &ours, &theirs["Variable"], &mut problems);
             }
         }
+    }
+    notes.sort();
+    notes.dedup();
+    for n in &notes {
+        eprintln!("note: {}: {n}", f.label);
     }
     if problems.is_empty() {
         Ok(())

@@ -41,27 +41,44 @@ fn check(f: &CoreFixture) -> Result<(), String> {
         }
         printed.insert(tg.id);
         let Some(g) = ours.iter().find(|g| g.id == tg.id) else {
-            problems.push(format!("goroutine {} is printed but not found in the core", tg.id));
+            problems.push(format!(
+                "goroutine {} is printed but not found in the core",
+                tg.id
+            ));
             continue;
         };
         let state = dump.str(tg.state);
         if state != g.state() {
-            problems.push(format!("goroutine {}: state {:?}, core says {:?}", g.id, state, g.state()));
+            problems.push(format!(
+                "goroutine {}: state {:?}, core says {:?}",
+                g.id,
+                state,
+                g.state()
+            ));
         }
         if tg.flags.locked_to_thread != g.locked {
-            problems.push(format!("goroutine {}: locked to thread {} vs {}", g.id, tg.flags.locked_to_thread, g.locked));
+            problems.push(format!(
+                "goroutine {}: locked to thread {} vs {}",
+                g.id, tg.flags.locked_to_thread, g.locked
+            ));
         }
         if let Some(m) = tg.m {
             let want = m.map(i64::from);
             if want != g.m_id {
-                problems.push(format!("goroutine {}: m={want:?}, core says {:?}", g.id, g.m_id));
+                problems.push(format!(
+                    "goroutine {}: m={want:?}, core says {:?}",
+                    g.id, g.m_id
+                ));
             }
         }
         if let Some(cb) = &tg.created_by {
             match p.created_by(g) {
                 Some(c) => {
                     let tf = dump.str(cb.function);
-                    if tf != traceback_name(c.function) || cb.line != c.line || cb.parent != c.parent {
+                    if tf != traceback_name(c.function)
+                        || cb.line != c.line
+                        || cb.parent != c.parent
+                    {
                         problems.push(format!(
                             "goroutine {}: created by {tf}:{} in {:?}, core says {}:{} in {:?}",
                             g.id, cb.line, cb.parent, c.function, c.line, c.parent
@@ -90,7 +107,13 @@ fn check(f: &CoreFixture) -> Result<(), String> {
         let mine: Vec<(String, String, u32)> = stack
             .frames
             .iter()
-            .map(|fr| (traceback_name(fr.function).into_owned(), fr.file.to_string(), fr.line))
+            .map(|fr| {
+                (
+                    traceback_name(fr.function).into_owned(),
+                    fr.file.to_string(),
+                    fr.line,
+                )
+            })
             .collect();
         let elided = dump.stack(tg.stack).elided.is_some();
         let ok = if elided {
@@ -99,10 +122,19 @@ fn check(f: &CoreFixture) -> Result<(), String> {
             let extra = &mine[..mine.len() - theirs.len()];
             let on_thread = g.thread.is_some();
             if !extra.is_empty() && !on_thread {
-                problems.push(format!("goroutine {}: {} extra frames on a parked goroutine: {extra:?}", g.id, extra.len()));
+                problems.push(format!(
+                    "goroutine {}: {} extra frames on a parked goroutine: {extra:?}",
+                    g.id,
+                    extra.len()
+                ));
             }
-            if let Some(bad) = extra.iter().find(|(func, _, _)| !func.starts_with("runtime.") && !func.starts_with("internal/runtime/")) {
-                problems.push(format!("goroutine {}: extra frame {bad:?} is not a runtime frame", g.id));
+            if let Some(bad) = extra.iter().find(|(func, _, _)| {
+                !func.starts_with("runtime.") && !func.starts_with("internal/runtime/")
+            }) {
+                problems.push(format!(
+                    "goroutine {}: extra frame {bad:?} is not a runtime frame",
+                    g.id
+                ));
             }
             true
         } else {
@@ -117,7 +149,11 @@ fn check(f: &CoreFixture) -> Result<(), String> {
     }
     for g in ours {
         if !printed.contains(&g.id) {
-            problems.push(format!("goroutine {} [{}] is in the core but was not printed", g.id, g.state()));
+            problems.push(format!(
+                "goroutine {} [{}] is in the core but was not printed",
+                g.id,
+                g.state()
+            ));
         }
     }
     if problems.is_empty() {

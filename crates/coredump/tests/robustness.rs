@@ -102,8 +102,12 @@ fn file_offset(core: &[u8], addr: u64) -> Option<usize> {
 /// Interesting regions (address, length) of a healthy core.
 fn regions(core: &[u8], exe: &Binary<'_>) -> Vec<(&'static str, u64, u64)> {
     let mut out = Vec::new();
-    let Ok(target) = CoreTarget::open_with(core, exe) else { return out };
-    let Ok(p) = Process::new(&target) else { return out };
+    let Ok(target) = CoreTarget::open_with(core, exe) else {
+        return out;
+    };
+    let Ok(p) = Process::new(&target) else {
+        return out;
+    };
     let r = p.reader();
     if let Some(allgs) = p.globals().allgs {
         out.push(("allgs header", allgs, 24));
@@ -158,14 +162,31 @@ fn check(f: &CoreFixture) -> Result<(), String> {
     // 1. Truncation.
     let len = core.len();
     let cuts: &[usize] = if full() {
-        &[64, 1000, len / 100, len / 10, len / 3, len / 2, len * 9 / 10, len - 4096, len - 1]
+        &[
+            64,
+            1000,
+            len / 100,
+            len / 10,
+            len / 3,
+            len / 2,
+            len * 9 / 10,
+            len - 4096,
+            len - 1,
+        ]
     } else {
         &[64, len / 10, len / 2, len * 9 / 10, len - 1]
     };
     for &cut in cuts {
         let w = guarded(&core[..cut], &exe, &format!("cut at {cut}"))?;
-        if cut > 4096 && !w.iter().any(|w| w.contains("truncated") || w.contains("cut off")) && !w.contains(&"open failed".to_string()) {
-            return Err(format!("cut at {cut}: no warning names the truncation: {w:?}"));
+        if cut > 4096
+            && !w
+                .iter()
+                .any(|w| w.contains("truncated") || w.contains("cut off"))
+            && !w.contains(&"open failed".to_string())
+        {
+            return Err(format!(
+                "cut at {cut}: no warning names the truncation: {w:?}"
+            ));
         }
     }
     // 2. Random bit flips anywhere.
@@ -182,7 +203,9 @@ fn check(f: &CoreFixture) -> Result<(), String> {
     let regions = regions(&core, &exe);
     let take = if full() { regions.len() } else { 10 };
     for (what, addr, n) in regions.into_iter().take(take) {
-        let Some(off) = file_offset(&core, addr) else { continue };
+        let Some(off) = file_offset(&core, addr) else {
+            continue;
+        };
         for i in 0..if full() { 12 } else { 2 } {
             let mut c = core.clone();
             for _ in 0..(1 + i % 4) {

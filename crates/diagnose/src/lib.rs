@@ -14,12 +14,14 @@
 
 #![deny(missing_docs)]
 
+mod binary;
 pub mod funcs;
 pub mod profile;
 mod report;
 mod texts;
 mod traceback;
 
+pub use binary::{BinaryFacts, attach_binary};
 pub use report::*;
 pub use traceback::{GroupFilter, TextEvidence, culprit_index, goroutine_view, kind_from_message};
 
@@ -164,7 +166,10 @@ fn constructor_finding(rf: &ReceiverField) -> gosleuth_model::Finding {
                 "The map is the field `{}` ({ty}) of `{}`; no struct literal, new() or var in the source tree creates a `{}` without it.",
                 rf.field, rf.type_name, rf.type_name
             ),
-            format!("The value may be created in another package, by a zero-value copy, or the field was reset to nil later. Search for `{}{{` and `.{} = nil`.", rf.type_name, rf.field),
+            format!(
+                "The value may be created in another package, by a zero-value copy, or the field was reset to nil later. Search for `{}{{` and `.{} = nil`.",
+                rf.type_name, rf.field
+            ),
         );
     }
     let sites: Vec<String> = rf
@@ -176,12 +181,19 @@ fn constructor_finding(rf: &ReceiverField) -> gosleuth_model::Finding {
     let mut finding = Finding::new(
         "nil-map-constructor",
         Severity::Critical,
-        format!("{} creates `{}` without `{}`", first.2, rf.type_name, rf.field),
+        format!(
+            "{} creates `{}` without `{}`",
+            first.2, rf.type_name, rf.field
+        ),
         format!(
             "`{}.{}` ({ty}) is the map written; {} create{} a `{}` without setting it: {}.",
             rf.type_name,
             rf.field,
-            if rf.creations.len() == 1 { "this place" } else { "these places" },
+            if rf.creations.len() == 1 {
+                "this place"
+            } else {
+                "these places"
+            },
             if rf.creations.len() == 1 { "s" } else { "" },
             rf.type_name,
             sites.join("; ")
@@ -209,6 +221,17 @@ fn format_name(f: TraceFormat) -> &'static str {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Adds profiles to a report: their summaries and their findings.
+pub fn attach_profiles(
+    report: &mut Report,
+    summaries: Vec<profile::ProfileSummary>,
+    findings: Vec<gosleuth_model::Finding>,
+) {
+    report.profiles.extend(summaries);
+    report.findings.extend(findings);
+    report.findings.sort_by_key(|f| f.severity);
 }
 
 /// The culprit's source line, read by the caller from a source tree.
@@ -274,7 +297,10 @@ pub fn attach_source(report: &mut Report, source: &SourceLine) {
                 }
             }
             f.evidence.push(format!("{}:{line}", source.path));
-            f.meaning = f.meaning.replace("; give --source DIR to see the map expression on the culprit line", "");
+            f.meaning = f.meaning.replace(
+                "; give --source DIR to see the map expression on the culprit line",
+                "",
+            );
         }
         if let Some(rf) = &source.receiver_field {
             report.findings.push(constructor_finding(rf));

@@ -17,6 +17,10 @@ pub struct Report {
     pub traces: Vec<TraceSummary>,
     /// What could not be used, said plainly.
     pub warnings: Vec<String>,
+    /// Profiles given to the analysis.
+    pub profiles: Vec<crate::profile::ProfileSummary>,
+    /// Executables given to the analysis.
+    pub binaries: Vec<crate::BinaryFacts>,
 }
 
 /// What one input was and what was read from it.

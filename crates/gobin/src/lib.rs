@@ -13,7 +13,8 @@
 //!   layouts, on stripped (`-ldflags=-s -w`), PIE and externally linked
 //!   binaries, amd64 and arm64.
 //! - [`Binary::frames`] turns a PC into [`Frame`]s, innermost inlined frame
-//!   first; [`Symbolizer`] does the same for many PCs quickly.
+//!   first; [`Symbolizer`] does the same for many PCs quickly, and
+//!   [`Symbolizer::resolve`] resolves a whole batch into shared [`Chains`].
 //! - [`Binary::dwarf`] gives a [`Dwarf`] view: compilation units, line
 //!   tables, Go types ([`Type`], [`TypeKind`], struct field offsets by
 //!   path), global variables with addresses, constants
@@ -61,7 +62,7 @@ pub use error::{Error, ErrorKind, Pos, Result};
 pub use pclntab::pcvalue::{PcRange, PcValueIter};
 pub use pclntab::{FoundBy, Func, FuncFlag, InlinedCall, Pclntab, Version};
 pub use symbolize::Frame;
-pub use symbolizer::Symbolizer;
+pub use symbolizer::{Chain, ChainFrame, Chains, Symbolizer};
 
 /// A Go executable over borrowed bytes.
 pub struct Binary<'data> {

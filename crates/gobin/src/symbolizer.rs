@@ -3,6 +3,11 @@
 //! batches cost one table decode per function instead of one per PC. File
 //! names, the function name and inline tree entries are resolved once per
 //! function too.
+//!
+//! [`Symbolizer::resolve`] goes one step further for batches: PCs in a row
+//! whose frames are equal (same function, inline tree index, file and line)
+//! share one [`Chain`], so a batch of a million PCs resolves a few hundred
+//! thousand chains and the caller formats each PC from its chain.
 
 use crate::error::Result;
 use crate::pclntab::pcvalue::PcRange;
@@ -19,13 +24,17 @@ struct Cached<'a, 't> {
     files: Vec<Option<&'a str>>,
     /// Inline tree entries by index, read on first use.
     calls: Vec<Option<InlinedCall<'a>>>,
-    /// Last run found in `file`, `line`, `inl`.
-    hints: [usize; 3],
+    /// Last run found in `file`, `line`, `inl`: `hints[0]` follows the PCs
+    /// asked for, `hints[1]` the call sites of inlined frames.
+    hints: [[usize; 3]; 2],
 }
 
 /// Table sizes above which per-number caches are not kept (corrupted
 /// tables could ask for huge ones).
 const MAX_CACHED_INDEX: i32 = 1 << 16;
+
+/// Bound on the inlined frames of one PC: a corrupted tree could loop.
+const MAX_INLINE_DEPTH: usize = 1024;
 
 /// The value of a decoded pc-value table at `pc`, starting at the run found
 /// last time: increasing PCs (sorted input) usually fall in the same run or
@@ -52,10 +61,140 @@ fn lookup_near(ranges: &[PcRange], pc: u64, hint: &mut usize) -> Option<i32> {
     (r.start <= pc).then_some(r.value)
 }
 
+/// One frame of a [`Chain`]: a [`Frame`] without what depends on the PC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainFrame<'a> {
+    /// Function name as the symbol table spells it.
+    pub function: &'a str,
+    /// Source file, `?` when the table has none.
+    pub file: &'a str,
+    /// Source line, 0 when unknown.
+    pub line: u32,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
+}
+
+impl<'a> ChainFrame<'a> {
+    /// The [`Frame`] of this chain frame at `pc` in a function entered at
+    /// `entry`.
+    pub fn at(&self, entry: u64, pc: u64) -> Frame<'a> {
+        Frame {
+            function: self.function,
+            file: self.file,
+            line: self.line,
+            entry,
+            offset: pc.wrapping_sub(entry),
+            inlined: self.inlined,
+        }
+    }
+}
+
+/// The frames shared by some PCs of a batch (see [`Chains`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Chain<'c, 'a> {
+    /// Entry PC of the physical function: a PC's offset is `pc - entry`.
+    pub entry: u64,
+    /// The frames, innermost first, as [`Symbolizer::frames_into`] gives
+    /// them.
+    pub frames: &'c [ChainFrame<'a>],
+    /// Resolving failed on a corrupted function table entry or inline tree
+    /// (where [`Symbolizer::frames_into`] returns an error): `frames` holds
+    /// the frames found before the failure.
+    pub corrupted: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    entry: u64,
+    start: usize,
+    len: u16,
+    corrupted: bool,
+}
+
+/// Chains of frames built by [`Symbolizer::resolve`], numbered from 0 in
+/// the order they were made.
+#[derive(Debug, Clone, Default)]
+pub struct Chains<'a> {
+    heads: Vec<Head>,
+    frames: Vec<ChainFrame<'a>>,
+}
+
+impl<'a> Chains<'a> {
+    /// The id [`Symbolizer::resolve`] gives PCs that no function contains.
+    pub const NONE: u32 = u32::MAX;
+
+    /// No chains.
+    pub fn new() -> Self {
+        Chains::default()
+    }
+
+    /// Number of chains.
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Whether there are no chains.
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+    }
+
+    /// Removes every chain, keeping the memory.
+    pub fn clear(&mut self) {
+        self.heads.clear();
+        self.frames.clear();
+    }
+
+    /// Chain `id`; `None` for [`Chains::NONE`] and unknown ids.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<Chain<'_, 'a>> {
+        let h = self.heads.get(id as usize)?;
+        Some(Chain {
+            entry: h.entry,
+            frames: self
+                .frames
+                .get(h.start..h.start + usize::from(h.len))
+                .unwrap_or(&[]),
+            corrupted: h.corrupted,
+        })
+    }
+
+    /// Moves the chains of `other` to the end of `self`; the chain `id` of
+    /// `other` becomes `base + id`, where `base` is the returned number
+    /// (the length of `self` before).
+    pub fn append(&mut self, other: &mut Chains<'a>) -> u32 {
+        let base = self.heads.len() as u32;
+        let shift = self.frames.len();
+        self.heads.extend(other.heads.drain(..).map(|h| Head {
+            start: h.start + shift,
+            ..h
+        }));
+        self.frames.append(&mut other.frames);
+        base
+    }
+
+    /// Bytes of memory held.
+    pub fn capacity_bytes(&self) -> usize {
+        self.heads.capacity() * size_of::<Head>()
+            + self.frames.capacity() * size_of::<ChainFrame<'_>>()
+    }
+
+    fn push(&mut self, entry: u64, start: usize, corrupted: bool) -> u32 {
+        let id = self.heads.len() as u32;
+        self.heads.push(Head {
+            entry,
+            start,
+            // At most MAX_INLINE_DEPTH + 1 frames.
+            len: (self.frames.len() - start) as u16,
+            corrupted,
+        });
+        id
+    }
+}
+
 impl<'a> Cached<'a, '_> {
     #[inline]
-    fn file_at(&mut self, pc: u64) -> &'a str {
-        let Some(n) = lookup_near(&self.file, pc, &mut self.hints[0]) else {
+    fn file_name(&mut self, n: Option<i32>) -> &'a str {
+        let Some(n) = n else {
             return "?";
         };
         if !(0..MAX_CACHED_INDEX).contains(&n) {
@@ -73,9 +212,20 @@ impl<'a> Cached<'a, '_> {
         f
     }
 
+    /// Values of the pcfile, pcln and inline tree index tables at `pc`,
+    /// starting from the runs of hint set `h`.
     #[inline]
-    fn line_at(&mut self, pc: u64) -> u32 {
-        lookup_near(&self.line, pc, &mut self.hints[1]).map_or(0, |l| l.max(0) as u32)
+    fn values(&mut self, pc: u64, h: usize) -> [Option<i32>; 3] {
+        let [hf, hl, hi] = &mut self.hints[h];
+        [
+            lookup_near(&self.file, pc, hf),
+            lookup_near(&self.line, pc, hl),
+            if self.inl.is_empty() {
+                None
+            } else {
+                lookup_near(&self.inl, pc, hi)
+            },
+        ]
     }
 
     fn call(&mut self, idx: i32) -> Result<InlinedCall<'a>> {
@@ -93,6 +243,56 @@ impl<'a> Cached<'a, '_> {
         self.calls[i] = Some(c);
         Ok(c)
     }
+
+    /// Emits the frames at `pc`, innermost first, given the table values
+    /// at `pc`; later lookups (call sites) use hint set `h`. On an error,
+    /// the frames emitted so far stand.
+    fn walk(
+        &mut self,
+        pc: u64,
+        values: [Option<i32>; 3],
+        h: usize,
+        mut emit: impl FnMut(ChainFrame<'a>),
+    ) -> Result<()> {
+        let entry = self.func.entry();
+        let [mut file, mut line, mut inl] = values;
+        let mut p = pc;
+        for _ in 0..MAX_INLINE_DEPTH {
+            let Some(idx) = inl.filter(|i| *i >= 0) else {
+                break;
+            };
+            let call = self.call(idx)?;
+            emit(ChainFrame {
+                function: call.name,
+                file: self.file_name(file),
+                line: line.map_or(0, |l| l.max(0) as u32),
+                inlined: true,
+            });
+            let next = entry.wrapping_add(call.parent_pc as i64 as u64);
+            if next == p {
+                break;
+            }
+            p = next;
+            [file, line, inl] = self.values(p, h);
+        }
+        emit(ChainFrame {
+            function: self.name,
+            file: self.file_name(file),
+            line: line.map_or(0, |l| l.max(0) as u32),
+            inlined: false,
+        });
+        Ok(())
+    }
+}
+
+/// Where a PC is, for [`Symbolizer::locate`].
+enum At {
+    /// In no function.
+    Nowhere,
+    /// In the cached function.
+    Cached,
+    /// In function `index`, whose table entry is corrupted.
+    Corrupted(usize, crate::error::Error),
 }
 
 /// Turns PCs into frames, reusing decoded tables between calls. Not
@@ -108,98 +308,85 @@ impl<'a, 't> Symbolizer<'a, 't> {
         Symbolizer { tab, cached: None }
     }
 
+    /// The functab slot of the function containing `pc`.
+    #[inline]
+    fn index_of(&self, pc: u64) -> Option<usize> {
+        let Some(c) = &self.cached else {
+            return self.tab.find_index(pc);
+        };
+        // Sorted input mostly stays in the cached function: skip the search.
+        if c.func.entry() <= pc && pc < c.func.next_entry() {
+            return Some(c.func.index());
+        }
+        // Or in one of the next few functions.
+        if c.func.next_entry() <= pc {
+            let first = c.func.index() + 1;
+            for i in first..(first + 8).min(self.tab.len()) {
+                match (self.tab.entry_at(i), self.tab.entry_at(i + 1)) {
+                    (Some(e), Some(n)) if e <= pc => {
+                        if pc < n {
+                            return Some(i);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+        self.tab.find_index(pc)
+    }
+
+    /// Makes the function containing `pc` the cached one.
+    fn locate(&mut self, pc: u64) -> At {
+        let Some(index) = self.index_of(pc) else {
+            return At::Nowhere;
+        };
+        if matches!(&self.cached, Some(c) if c.func.index() == index) {
+            return At::Cached;
+        }
+        let func = match self.tab.func(index) {
+            Ok(f) => f,
+            Err(e) => return At::Corrupted(index, e),
+        };
+        // Reuse the vectors of the previous function.
+        let (mut file, mut line, mut inl, mut files, mut calls) = match self.cached.take() {
+            Some(c) => (c.file, c.line, c.inl, c.files, c.calls),
+            None => Default::default(),
+        };
+        file.clear();
+        file.extend(func.pcfile_ranges());
+        line.clear();
+        line.extend(func.pcln_ranges());
+        inl.clear();
+        inl.extend(func.pcdata_ranges(PCDATA_INL_TREE_INDEX));
+        files.clear();
+        calls.clear();
+        self.cached = Some(Cached {
+            name: func.name().unwrap_or("?"),
+            func,
+            file,
+            line,
+            inl,
+            files,
+            calls,
+            hints: [[0; 3]; 2],
+        });
+        At::Cached
+    }
+
     /// Appends the frames at `pc` (as given, no `-1`) to `out`, innermost
     /// first. Appends nothing when no function contains `pc`.
     pub fn frames_into(&mut self, pc: u64, out: &mut Vec<Frame<'a>>) -> Result<()> {
-        // Sorted input mostly stays in the cached function: skip the search.
-        let index = match &self.cached {
-            Some(c) if c.func.entry() <= pc && pc < c.func.next_entry() => c.func.index(),
-            // Or in one of the next few functions.
-            Some(c) if c.func.next_entry() <= pc => {
-                let mut i = c.func.index() + 1;
-                loop {
-                    match (self.tab.entry_at(i), self.tab.entry_at(i + 1)) {
-                        (Some(e), Some(n)) if i < self.tab.len() && e <= pc && pc < n => break i,
-                        (Some(e), Some(_))
-                            if i < self.tab.len() && e <= pc && i < c.func.index() + 8 =>
-                        {
-                            i += 1
-                        }
-                        _ => match self.tab.find_index(pc) {
-                            Some(i) => break i,
-                            None => return Ok(()),
-                        },
-                    }
-                }
-            }
-            _ => match self.tab.find_index(pc) {
-                Some(i) => i,
-                None => return Ok(()),
-            },
-        };
-        let hit = matches!(&self.cached, Some(c) if c.func.index() == index);
-        if !hit {
-            let func = self.tab.func(index)?;
-            // Reuse the vectors of the previous function.
-            let (mut file, mut line, mut inl, mut files, mut calls) = match self.cached.take() {
-                Some(c) => (c.file, c.line, c.inl, c.files, c.calls),
-                None => Default::default(),
-            };
-            file.clear();
-            file.extend(func.pcfile_ranges());
-            line.clear();
-            line.extend(func.pcln_ranges());
-            inl.clear();
-            inl.extend(func.pcdata_ranges(PCDATA_INL_TREE_INDEX));
-            files.clear();
-            calls.clear();
-            self.cached = Some(Cached {
-                name: func.name().unwrap_or("?"),
-                func,
-                file,
-                line,
-                inl,
-                files,
-                calls,
-                hints: [0; 3],
-            });
+        match self.locate(pc) {
+            At::Nowhere => return Ok(()),
+            At::Corrupted(_, e) => return Err(e),
+            At::Cached => {}
         }
         let Some(c) = self.cached.as_mut() else {
             return Ok(());
         };
         let entry = c.func.entry();
-        let offset = pc.wrapping_sub(entry);
-        let mut p = pc;
-        if !c.inl.is_empty() {
-            for _ in 0..1024 {
-                let Some(idx) = lookup_near(&c.inl, p, &mut c.hints[2]).filter(|i| *i >= 0) else {
-                    break;
-                };
-                let call = c.call(idx)?;
-                out.push(Frame {
-                    function: call.name,
-                    file: c.file_at(p),
-                    line: c.line_at(p),
-                    entry,
-                    offset,
-                    inlined: true,
-                });
-                let next = entry.wrapping_add(call.parent_pc as i64 as u64);
-                if next == p {
-                    break;
-                }
-                p = next;
-            }
-        }
-        out.push(Frame {
-            function: c.name,
-            file: c.file_at(p),
-            line: c.line_at(p),
-            entry,
-            offset,
-            inlined: false,
-        });
-        Ok(())
+        let values = c.values(pc, 0);
+        c.walk(pc, values, 0, |f| out.push(f.at(entry, pc)))
     }
 
     /// Frames at `pc` in a new vector.
@@ -207,5 +394,61 @@ impl<'a, 't> Symbolizer<'a, 't> {
         let mut out = Vec::new();
         self.frames_into(pc, &mut out)?;
         Ok(out)
+    }
+
+    /// Resolves many PCs at once: pushes to `ids` one chain id per PC of
+    /// `pcs`, in order, naming a chain of `chains` (made as needed), or
+    /// [`Chains::NONE`] when no function contains the PC. A chain's frames
+    /// are those [`Symbolizer::frames_into`] gives for each of its PCs,
+    /// with the offset `pc - entry`; where `frames_into` fails the chain is
+    /// marked corrupted.
+    ///
+    /// Consecutive PCs with equal frames share a chain: give the PCs in
+    /// ascending order and each function's tables are decoded once and
+    /// most PCs cost a few comparisons. Any order gives the same frames.
+    pub fn resolve(
+        &mut self,
+        pcs: impl IntoIterator<Item = u64>,
+        chains: &mut Chains<'a>,
+        ids: &mut Vec<u32>,
+    ) {
+        // The chain of the previous PC and what it was made from: the
+        // function and its table values at the PC (None: the function's
+        // table entry is corrupted).
+        let mut last: Option<(usize, Option<[Option<i32>; 3]>, u32)> = None;
+        for pc in pcs {
+            let (index, values) = match self.locate(pc) {
+                At::Nowhere => {
+                    ids.push(Chains::NONE);
+                    continue;
+                }
+                At::Corrupted(index, _) => (index, None),
+                At::Cached => match self.cached.as_mut() {
+                    Some(c) => (c.func.index(), Some(c.values(pc, 0))),
+                    None => {
+                        ids.push(Chains::NONE);
+                        continue;
+                    }
+                },
+            };
+            if let Some((i, v, id)) = last
+                && i == index
+                && v == values
+            {
+                ids.push(id);
+                continue;
+            }
+            let start = chains.frames.len();
+            let id = match (values, self.cached.as_mut()) {
+                (Some(values), Some(c)) => {
+                    let frames = &mut chains.frames;
+                    let ok = c.walk(pc, values, 1, |f| frames.push(f)).is_ok();
+                    chains.push(c.func.entry(), start, !ok)
+                }
+                _ => chains.push(self.tab.entry_at(index).unwrap_or(0), start, true),
+            };
+            last = Some((index, values, id));
+            ids.push(id);
+        }
     }
 }

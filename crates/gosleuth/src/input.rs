@@ -145,7 +145,10 @@ impl Input {
 /// Scans traceback text in bounded memory: a plain file is mapped and its
 /// pages released as the scan passes them (parallel, no copy); anything
 /// else (stdin, gzip) is streamed.
-pub fn scan_text(input: Input, opts: &gosleuth_traceback::ScanOptions) -> Result<gosleuth_traceback::Dump, Failure> {
+pub fn scan_text(
+    input: Input,
+    opts: &gosleuth_traceback::ScanOptions,
+) -> Result<gosleuth_traceback::Dump, Failure> {
     let name = input.name().to_string();
     if let (Origin::File(path), false) = (&input.origin, input.gzipped) {
         let file = File::open(path)
@@ -168,7 +171,11 @@ pub fn scan_text(input: Input, opts: &gosleuth_traceback::ScanOptions) -> Result
                 // Dump holds no reference into the map; a later access would
                 // re-read the file, since the map is a read-only file map.
                 let _ = unsafe {
-                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, upto - released)
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        released,
+                        upto - released,
+                    )
                 };
                 released = upto;
             }

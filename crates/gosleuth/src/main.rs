@@ -13,6 +13,7 @@ mod cmd;
 mod failure;
 mod input;
 mod output;
+mod symbols;
 
 use std::process::ExitCode;
 

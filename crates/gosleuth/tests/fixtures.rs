@@ -40,7 +40,9 @@ fn cases(root: &Path, tag: &str) -> Vec<(String, PathBuf, Value)> {
         if !vname.starts_with("go") {
             continue;
         }
-        let Ok(entries) = std::fs::read_dir(&v) else { continue };
+        let Ok(entries) = std::fs::read_dir(&v) else {
+            continue;
+        };
         let mut dirs: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
         dirs.sort();
         for dir in dirs {
@@ -55,7 +57,14 @@ fn cases(root: &Path, tag: &str) -> Vec<(String, PathBuf, Value)> {
     out
 }
 
-const TEXT_FORMATS: &[&str] = &["traceback", "debug1", "debug2", "sigquit", "race", "http_recovered_log"];
+const TEXT_FORMATS: &[&str] = &[
+    "traceback",
+    "debug1",
+    "debug2",
+    "sigquit",
+    "race",
+    "http_recovered_log",
+];
 
 fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
     let file = dir.join(artifact["file"].as_str().unwrap());
@@ -73,7 +82,11 @@ fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
         // Nothing to analyse (a program that did not crash: the fixture
         // proves it). gosleuth must say the input is unusable, exit 2.
         if out.status.code() != Some(2) {
-            return Err(format!("expected exit 2 on input without a trace, got {:?}", out.status.code()).into());
+            return Err(format!(
+                "expected exit 2 on input without a trace, got {:?}",
+                out.status.code()
+            )
+            .into());
         }
         return Ok(());
     }
@@ -89,7 +102,10 @@ fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
     match &artifact["crash"] {
         Value::Null => {
             if crash["kind"] != "goroutine_dump" {
-                problems.push(format!("kind {} but the fixture has no crash", crash["kind"]));
+                problems.push(format!(
+                    "kind {} but the fixture has no crash",
+                    crash["kind"]
+                ));
             }
         }
         want => {
@@ -100,7 +116,10 @@ fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
             }
             for key in ["function", "file", "line"] {
                 if crash["culprit"][key] != want["culprit"][key] {
-                    problems.push(format!("culprit.{key}: got {} want {}", crash["culprit"][key], want["culprit"][key]));
+                    problems.push(format!(
+                        "culprit.{key}: got {} want {}",
+                        crash["culprit"][key], want["culprit"][key]
+                    ));
                 }
             }
             if let Some(panics) = want["panics"].as_array() {
@@ -112,22 +131,37 @@ fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
             }
             if let Some(addr) = want["fault_addr"].as_str() {
                 if crash["signal"]["addr"].as_str() != Some(addr) {
-                    problems.push(format!("fault address: got {} want {addr}", crash["signal"]["addr"]));
+                    problems.push(format!(
+                        "fault address: got {} want {addr}",
+                        crash["signal"]["addr"]
+                    ));
                 }
             }
         }
     }
     if got["goroutines"]["total"].as_u64() != Some(expected_count) {
-        problems.push(format!("goroutines.total: got {} want {expected_count}", got["goroutines"]["total"]));
+        problems.push(format!(
+            "goroutines.total: got {} want {expected_count}",
+            got["goroutines"]["total"]
+        ));
     }
-    let groups = got["goroutines"]["groups"].as_array().cloned().unwrap_or_default();
+    let groups = got["goroutines"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for want in artifact["groups"].as_array().into_iter().flatten() {
         let holds = |g: &Value| {
             g["frames"].as_array().into_iter().flatten().any(|f| {
-                f["function"] == want["function"] && f["line"] == want["line"] && f["file"] == want["file"]
+                f["function"] == want["function"]
+                    && f["line"] == want["line"]
+                    && f["file"] == want["file"]
             })
         };
-        let total: u64 = groups.iter().filter(|g| holds(g)).map(|g| g["count"].as_u64().unwrap_or(0)).sum();
+        let total: u64 = groups
+            .iter()
+            .filter(|g| holds(g))
+            .map(|g| g["count"].as_u64().unwrap_or(0))
+            .sum();
         let n = groups.iter().filter(|g| holds(g)).count();
         if total != want["count"].as_u64().unwrap_or(0) || n != 1 {
             problems.push(format!(
@@ -137,8 +171,17 @@ fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
         }
     }
     if artifact["truncated"] == true {
-        let ids: Vec<&str> = got["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
-        let want = if artifact["size"] == 64 << 20 { "dump-cut-at-64mib" } else { "truncated" };
+        let ids: Vec<&str> = got["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["id"].as_str())
+            .collect();
+        let want = if artifact["size"] == 64 << 20 {
+            "dump-cut-at-64mib"
+        } else {
+            "truncated"
+        };
         if !ids.contains(&want) {
             problems.push(format!("truncated dump: no `{want}` finding among {ids:?}"));
         }
@@ -155,20 +198,29 @@ fn main() {
     let mut all = cases(&repo().join("testdata"), "");
     if let Some(fresh) = std::env::var_os("GOSLEUTH_FRESH_FIXTURES") {
         let fresh = cases(Path::new(&fresh), "fresh/");
-        assert!(!fresh.is_empty(), "GOSLEUTH_FRESH_FIXTURES names a folder without fixtures");
+        assert!(
+            !fresh.is_empty(),
+            "GOSLEUTH_FRESH_FIXTURES names a folder without fixtures"
+        );
         all.extend(fresh);
     }
     assert!(!all.is_empty(), "no fixtures under testdata/");
     let mut trials = Vec::new();
     for (name, dir, expected) in all {
-        for artifact in expected["artifacts"].as_array().cloned().unwrap_or_default() {
+        for artifact in expected["artifacts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             let format = artifact["format"].as_str().unwrap_or("");
             if !TEXT_FORMATS.contains(&format) {
                 continue;
             }
             let file = artifact["file"].as_str().unwrap_or("?").to_string();
             let dir = dir.clone();
-            trials.push(Trial::test(format!("{name}/{file}"), move || check(&dir, &artifact)));
+            trials.push(Trial::test(format!("{name}/{file}"), move || {
+                check(&dir, &artifact)
+            }));
         }
     }
     libtest_mimic::run(&args, trials).exit();

@@ -18,7 +18,9 @@ fn contents(path: &Path) -> Vec<u8> {
     let name = path.to_string_lossy();
     let mut out = Vec::new();
     if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .unwrap();
     } else if name.ends_with(".zst") {
         let mut dec = ruzstd::decoding::StreamingDecoder::new(&raw[..]).unwrap();
         dec.read_to_end(&mut out).unwrap();
@@ -29,7 +31,9 @@ fn contents(path: &Path) -> Vec<u8> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -61,6 +65,8 @@ fn fixtures_do_not_name_the_checkout() {
         .filter(|f| finder.find(&contents(f)).is_some())
         .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
         .collect();
-    assert!(offenders.is_empty(), "these files name the checkout's path {needle}: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "these files name the checkout's path {needle}: {offenders:?}"
+    );
 }
-

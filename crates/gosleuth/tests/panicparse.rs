@@ -35,7 +35,11 @@ fn find_pp() -> Option<PathBuf> {
 
 /// Group headers of pp's text output: `1200: chan receive [5~7 minutes] [Created by ...]`.
 fn pp_groups(pp: &Path, file: &Path) -> Vec<(u64, String)> {
-    let out = Command::new(pp).args(["-no-color", "-aggressive"]).arg(file).output().expect("run pp");
+    let out = Command::new(pp)
+        .args(["-no-color", "-aggressive"])
+        .arg(file)
+        .output()
+        .expect("run pp");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut groups: Vec<(u64, String)> = text
         .lines()
@@ -57,13 +61,22 @@ fn ours(file: &Path) -> Vec<(u64, String)> {
         .arg(file)
         .output()
         .expect("run gosleuth");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut groups: Vec<(u64, String)> = v["groups"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|g| (g["count"].as_u64().unwrap(), g["state"].as_str().unwrap().to_string()))
+        .map(|g| {
+            (
+                g["count"].as_u64().unwrap(),
+                g["state"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     groups.sort();
     groups
@@ -86,33 +99,54 @@ fn per_state(groups: &[(u64, String)]) -> Vec<(u64, String)> {
 #[test]
 fn groups_agree_with_panicparse() {
     let Some(pp) = find_pp() else {
-        assert!(std::env::var_os("GOSLEUTH_CI").is_none(), "pp is not installed (CI must install it)");
-        eprintln!("skipping: pp not installed (go install github.com/maruel/panicparse/v2/cmd/pp@v2.5.0)");
+        assert!(
+            std::env::var_os("GOSLEUTH_CI").is_none(),
+            "pp is not installed (CI must install it)"
+        );
+        eprintln!(
+            "skipping: pp not installed (go install github.com/maruel/panicparse/v2/cmd/pp@v2.5.0)"
+        );
         return;
     };
     let tmp = std::env::temp_dir().join(format!("gosleuth-pp-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let mut compared = 0;
     let mut failures = Vec::new();
-    for version in std::fs::read_dir(repo().join("testdata")).unwrap().flatten() {
-        let Ok(cases) = std::fs::read_dir(version.path()) else { continue };
+    for version in std::fs::read_dir(repo().join("testdata"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(cases) = std::fs::read_dir(version.path()) else {
+            continue;
+        };
         for case in cases.flatten() {
-            let Ok(text) = std::fs::read_to_string(case.path().join("expected.json")) else { continue };
+            let Ok(text) = std::fs::read_to_string(case.path().join("expected.json")) else {
+                continue;
+            };
             let expected: Value = serde_json::from_str(&text).unwrap();
             for a in expected["artifacts"].as_array().into_iter().flatten() {
                 let multi = a["goroutine_count"].as_u64().unwrap_or(0) > 1;
                 let format = a["format"].as_str().unwrap_or("");
                 // The 64 MiB cut dump ends mid-goroutine; pp drops what it
                 // cannot parse there, which is not a grouping question.
-                if !multi || !matches!(format, "debug2" | "sigquit" | "traceback") || a["truncated"] == true {
+                if !multi
+                    || !matches!(format, "debug2" | "sigquit" | "traceback")
+                    || a["truncated"] == true
+                {
                     continue;
                 }
                 let src = case.path().join(a["file"].as_str().unwrap());
                 // pp wants a plain file.
-                let plain = tmp.join(format!("{}-{}.txt", version.file_name().to_string_lossy(), case.file_name().to_string_lossy()));
+                let plain = tmp.join(format!(
+                    "{}-{}.txt",
+                    version.file_name().to_string_lossy(),
+                    case.file_name().to_string_lossy()
+                ));
                 let mut data = Vec::new();
                 if src.extension().is_some_and(|e| e == "gz") {
-                    flate2::read::GzDecoder::new(std::fs::File::open(&src).unwrap()).read_to_end(&mut data).unwrap();
+                    flate2::read::GzDecoder::new(std::fs::File::open(&src).unwrap())
+                        .read_to_end(&mut data)
+                        .unwrap();
                 } else {
                     data = std::fs::read(&src).unwrap();
                 }
@@ -124,7 +158,10 @@ fn groups_agree_with_panicparse() {
                 }
                 compared += 1;
                 if theirs != mine {
-                    failures.push(format!("{}:\n  pp       {theirs:?}\n  gosleuth {mine:?}", src.display()));
+                    failures.push(format!(
+                        "{}:\n  pp       {theirs:?}\n  gosleuth {mine:?}",
+                        src.display()
+                    ));
                 }
             }
         }

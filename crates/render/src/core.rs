@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value as Json, json};
 
 use gosleuth_target::{
-    CreatedBy, Crash, Frame, Goroutine, MapHeader, MapSummary, MapValue, Role, Stack, StackSource,
+    Crash, CreatedBy, Frame, Goroutine, MapHeader, MapSummary, MapValue, Role, Stack, StackSource,
     Value, ValueKind, Variable, signal_name, traceback_name,
 };
 
@@ -78,7 +78,9 @@ fn wrap_text(format: Format, out: &mut dyn Write, text: &str) -> io::Result<()> 
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn write_json(out: &mut dyn Write, doc: &Json) -> io::Result<()> {
@@ -533,16 +535,24 @@ fn header_line(gs: &GoroutineStack<'_, '_>) -> String {
 fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint) -> String {
     let mut s = format!("{}\n", paint.bold(&header_line(gs)));
     let mut last_system = false;
+    let mut last_physical = u32::MAX;
     for f in &gs.stack.frames {
-        let system = gs
-            .stack
-            .physical
-            .get(f.physical as usize)
-            .is_some_and(|p| p.system_stack);
-        if last_system && !system {
+        let phys = gs.stack.physical.get(f.physical as usize);
+        let system = phys.is_some_and(|p| p.system_stack);
+        let signal = phys
+            .and_then(|p| p.signal)
+            .filter(|_| f.physical != last_physical);
+        if let Some(sig) = signal {
+            s.push_str(&paint.dim(&format!(
+                "--- interrupted by {} ({} stack) ---\n",
+                signal_name(sig),
+                if system { "system" } else { "goroutine" }
+            )));
+        } else if last_system && !system {
             s.push_str(&paint.dim("--- goroutine stack ---\n"));
         }
         last_system = system;
+        last_physical = f.physical;
         let name = traceback_name(f.function);
         let call = if f.inlined {
             format!("{name}(...)")
@@ -670,7 +680,11 @@ impl<'o> GoroutineListWriter<'o> {
                 writeln!(self.out, "```")
             }
             Format::Html => {
-                write!(self.out, "{}", html_escape(&warnings_text(info, self.paint)))?;
+                write!(
+                    self.out,
+                    "{}",
+                    html_escape(&warnings_text(info, self.paint))
+                )?;
                 writeln!(self.out, "</pre></body></html>")
             }
             Format::Text => write!(self.out, "{}", warnings_text(info, self.paint)),
@@ -755,7 +769,9 @@ pub fn write_backtrace(
         s.push_str(&format!(
             "     created by {}{} at {}:{}\n",
             traceback_name(c.function),
-            c.parent.map(|p| format!(" in goroutine {p}")).unwrap_or_default(),
+            c.parent
+                .map(|p| format!(" in goroutine {p}"))
+                .unwrap_or_default(),
             c.file,
             c.line
         ));
@@ -985,7 +1001,10 @@ pub fn write_maps(
                 "  len {} at {:#x}{}",
                 m.count,
                 m.header,
-                m.era.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                m.era
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
             ));
         }
         s.push_str(&head);
@@ -1049,9 +1068,7 @@ pub fn write_summary(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let c = view.crash;
-    let sig_json = |n: i32, code: Option<u64>, addr: Option<u64>, pc: Option<u64>| {
-        json!({"number": n, "name": signal_name(n), "code": code, "addr": addr.map(hex), "pc": pc.map(hex)})
-    };
+    let sig_json = |n: i32, code: Option<u64>, addr: Option<u64>, pc: Option<u64>| json!({"number": n, "name": signal_name(n), "code": code, "addr": addr.map(hex), "pc": pc.map(hex)});
     if format == Format::Json {
         let groups = {
             let mut buf = Vec::new();
@@ -1294,7 +1311,10 @@ mod tests {
             complete: true,
             health: Default::default(),
         };
-        assert_eq!(format_value(&v("map[string]int", ValueKind::Map(Box::new(nil.clone())))), "map[string]int nil");
+        assert_eq!(
+            format_value(&v("map[string]int", ValueKind::Map(Box::new(nil.clone())))),
+            "map[string]int nil"
+        );
         let j = map_json(&nil);
         assert_eq!(j["nil"], json!(true));
         assert_eq!(j["type"], json!("map[string]int"));

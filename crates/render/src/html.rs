@@ -117,6 +117,28 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "</table>")?;
     }
+    for p in &report.profiles {
+        let label = |v: i64| gosleuth_pprof::units::label(v, &p.unit);
+        writeln!(
+            out,
+            "<h2>Profile <code>{}</code> ({}, total {})</h2><table><tr><th>flat</th><th>flat%</th><th>cum</th><th>cum%</th><th>function</th></tr>",
+            escape(&p.input),
+            escape(&p.sample_type),
+            escape(&label(p.total))
+        )?;
+        for r in &p.top {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                escape(&label(r.flat)),
+                escape(gosleuth_pprof::units::percentage(r.flat, p.total).trim()),
+                escape(&label(r.cum)),
+                escape(gosleuth_pprof::units::percentage(r.cum, p.total).trim()),
+                escape(&r.function)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
     if let Some(v) = &report.goroutines {
         write_groups(v, out)?;
     }

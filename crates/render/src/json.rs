@@ -24,6 +24,28 @@ struct Analysis<'a> {
     inputs: Vec<InputJson<'a>>,
     traces: Vec<TraceJson<'a>>,
     warnings: &'a [String],
+    profiles: &'a [gosleuth_diagnose::profile::ProfileSummary],
+    binaries: Vec<BinaryJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct BinaryJson<'a> {
+    name: &'a str,
+    go_version: Option<&'a str>,
+    package_path: Option<&'a str>,
+    main_module: Option<ModuleJson<'a>>,
+    arch: &'a str,
+    pie: bool,
+    stripped: bool,
+    dwarf_version: Option<u16>,
+    functions: Option<usize>,
+    settings: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
+#[derive(Serialize)]
+struct ModuleJson<'a> {
+    path: &'a str,
+    version: &'a str,
 }
 
 #[derive(Serialize)]
@@ -239,6 +261,30 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             })
             .collect(),
         warnings: &report.warnings,
+        profiles: &report.profiles,
+        binaries: report
+            .binaries
+            .iter()
+            .map(|b| BinaryJson {
+                name: &b.name,
+                go_version: b.go_version.as_deref(),
+                package_path: b.package_path.as_deref(),
+                main_module: b
+                    .main_module
+                    .as_ref()
+                    .map(|(path, version)| ModuleJson { path, version }),
+                arch: &b.arch,
+                pie: b.pie,
+                stripped: b.stripped,
+                dwarf_version: b.dwarf_version,
+                functions: b.functions,
+                settings: b
+                    .settings
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)

@@ -102,6 +102,32 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    for p in &report.profiles {
+        let label = |v: i64| gosleuth_pprof::units::label(v, &p.unit);
+        writeln!(
+            out,
+            "### Profile {} ({}, total {})\n",
+            code(&p.input),
+            p.sample_type,
+            label(p.total)
+        )?;
+        writeln!(
+            out,
+            "| flat | flat% | cum | cum% | function |\n|---:|---:|---:|---:|---|"
+        )?;
+        for r in &p.top {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                label(r.flat),
+                gosleuth_pprof::units::percentage(r.flat, p.total).trim(),
+                label(r.cum),
+                gosleuth_pprof::units::percentage(r.cum, p.total).trim(),
+                code(&r.function)
+            )?;
+        }
+        writeln!(out)?;
+    }
     if let Some(c) = report.crash.as_ref().filter(|c| !c.stack.is_empty()) {
         writeln!(
             out,

@@ -19,6 +19,11 @@ pub fn write_report(report: &Report, paint: Paint, out: &mut dyn Write) -> io::R
             writeln!(out, "{} {}", paint.red(c.kind.as_str()), paint.bold(&head))?;
         }
         Some(_) => writeln!(out, "{}", paint.bold("goroutine dump (no crash)"))?,
+        None if !report.profiles.is_empty() => writeln!(
+            out,
+            "{}",
+            paint.bold("profile analysis (no crash in the inputs)")
+        )?,
         None => writeln!(out, "{}", paint.bold("no crash or goroutine dump found"))?,
     }
     for input in &report.inputs {
@@ -58,6 +63,79 @@ pub fn write_report(report: &Report, paint: Paint, out: &mut dyn Write) -> io::R
                     paint.dim(&f.evidence.join(", "))
                 )?;
             }
+        }
+        writeln!(out)?;
+    }
+    for b in &report.binaries {
+        writeln!(
+            out,
+            "{} {}",
+            paint.heading("Executable"),
+            paint.dim(&b.name)
+        )?;
+        let module = b
+            .main_module
+            .as_ref()
+            .map(|(p, v)| format!("{p} {v}"))
+            .or_else(|| b.package_path.clone())
+            .unwrap_or_else(|| "module unknown".into());
+        writeln!(
+            out,
+            "  {}, {module}, {}{}{}{}",
+            b.go_version.as_deref().unwrap_or("Go version unknown"),
+            b.arch,
+            if b.pie { ", PIE" } else { "" },
+            if b.stripped { ", stripped" } else { "" },
+            b.dwarf_version
+                .map(|v| format!(", DWARF {v}"))
+                .unwrap_or_default()
+        )?;
+        writeln!(out)?;
+    }
+    for p in &report.profiles {
+        let label = |v: i64| gosleuth_pprof::units::label(v, &p.unit);
+        let dur = if p.duration_nanos > 0 {
+            format!(
+                " in {}",
+                gosleuth_pprof::units::label(p.duration_nanos, "nanoseconds")
+            )
+        } else {
+            String::new()
+        };
+        let maps = if p.map_total != 0 && p.total != 0 {
+            format!(
+                ", {} in map code",
+                gosleuth_pprof::units::percentage(p.map_total, p.total).trim()
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "{} {}",
+            paint.heading("Profile"),
+            paint.dim(&format!(
+                "{} — {}: {} total{dur}{maps}",
+                p.input,
+                p.sample_type,
+                label(p.total)
+            ))
+        )?;
+        writeln!(
+            out,
+            "  {:>10} {:>7} {:>10} {:>7}  function",
+            "flat", "flat%", "cum", "cum%"
+        )?;
+        for row in &p.top {
+            writeln!(
+                out,
+                "  {:>10} {:>7} {:>10} {:>7}  {}",
+                label(row.flat),
+                gosleuth_pprof::units::percentage(row.flat, p.total).trim(),
+                label(row.cum),
+                gosleuth_pprof::units::percentage(row.cum, p.total).trim(),
+                row.function
+            )?;
         }
         writeln!(out)?;
     }

@@ -10,9 +10,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use gosleuth_diagnose::{analyze_text, DiagnoseOptions, GroupFilter, TextEvidence};
-use gosleuth_render::{write_goroutines, write_report, Format};
-use gosleuth_traceback::{scan, ScanOptions};
+use gosleuth_diagnose::{DiagnoseOptions, GroupFilter, TextEvidence, analyze_text};
+use gosleuth_render::{Format, write_goroutines, write_report};
+use gosleuth_traceback::{ScanOptions, scan};
 
 const LIMIT: usize = 64 << 10;
 
@@ -21,7 +21,9 @@ fn repo() -> PathBuf {
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -38,7 +40,10 @@ fn read(path: &Path) -> Vec<u8> {
     let mut data = Vec::new();
     if path.extension().is_some_and(|e| e == "gz") {
         let f = std::fs::File::open(path).unwrap();
-        flate2::read::GzDecoder::new(f).take(LIMIT as u64).read_to_end(&mut data).unwrap();
+        flate2::read::GzDecoder::new(f)
+            .take(LIMIT as u64)
+            .read_to_end(&mut data)
+            .unwrap();
     } else {
         data = std::fs::read(path).unwrap();
         data.truncate(LIMIT);
@@ -49,7 +54,10 @@ fn read(path: &Path) -> Vec<u8> {
 /// Everything a user can ask of one input, output discarded.
 fn exercise(bytes: &[u8]) {
     let dump = scan(bytes, &ScanOptions::default());
-    let evidence = [TextEvidence { input: "x", dump: &dump }];
+    let evidence = [TextEvidence {
+        input: "x",
+        dump: &dump,
+    }];
     let mut opts = DiagnoseOptions::default();
     opts.with_args = true;
     let report = analyze_text(&evidence, &opts);
@@ -59,7 +67,11 @@ fn exercise(bytes: &[u8]) {
         sink.clear();
     }
     for trace in &dump.traces {
-        let filter = GroupFilter { exact: true, with_args: true, ..GroupFilter::default() };
+        let filter = GroupFilter {
+            exact: true,
+            with_args: true,
+            ..GroupFilter::default()
+        };
         let view = gosleuth_diagnose::goroutine_view("x", &dump, trace, &filter, None);
         write_goroutines(&view, Format::Text, false, &mut sink).unwrap();
         sink.clear();
@@ -95,7 +107,11 @@ fn truncated_inputs_never_panic() {
         let mut cut = 0;
         while cut <= data.len() {
             let result = std::panic::catch_unwind(|| exercise(&data[..cut]));
-            assert!(result.is_ok(), "panic on {} truncated at byte {cut}", path.display());
+            assert!(
+                result.is_ok(),
+                "panic on {} truncated at byte {cut}",
+                path.display()
+            );
             cut += 97;
         }
     }
@@ -121,7 +137,11 @@ fn flipped_bytes_never_panic() {
                 }
             }
             let result = std::panic::catch_unwind(|| exercise(&copy));
-            assert!(result.is_ok(), "panic on {} flip round {round}", path.display());
+            assert!(
+                result.is_ok(),
+                "panic on {} flip round {round}",
+                path.display()
+            );
         }
     }
 }

@@ -130,7 +130,10 @@ pub struct MissingField {
 /// forgot `make`.
 pub fn creations_missing_field(src: &[u8], type_name: &str, field: &str) -> Vec<MissingField> {
     let mut parser = Parser::new();
-    if parser.set_language(&tree_sitter_go::LANGUAGE.into()).is_err() {
+    if parser
+        .set_language(&tree_sitter_go::LANGUAGE.into())
+        .is_err()
+    {
         return Vec::new();
     }
     let Some(tree) = parser.parse(src, None) else {
@@ -152,14 +155,21 @@ pub fn creations_missing_field(src: &[u8], type_name: &str, field: &str) -> Vec<
         }
         let missing = match node.kind() {
             "composite_literal" => {
-                let Some(ty) = node.child_by_field_name("type") else { continue };
-                let Some(body) = node.child_by_field_name("body") else { continue };
+                let Some(ty) = node.child_by_field_name("type") else {
+                    continue;
+                };
+                let Some(body) = node.child_by_field_name("body") else {
+                    continue;
+                };
                 if !is_type(ty) {
                     continue;
                 }
                 let mut c = body.walk();
                 let elements: Vec<Node<'_>> = body.named_children(&mut c).collect();
-                let keyed = elements.iter().filter(|e| e.kind() == "keyed_element").count();
+                let keyed = elements
+                    .iter()
+                    .filter(|e| e.kind() == "keyed_element")
+                    .count();
                 // A positional literal sets every field.
                 if !elements.is_empty() && keyed == 0 {
                     continue;
@@ -170,14 +180,17 @@ pub fn creations_missing_field(src: &[u8], type_name: &str, field: &str) -> Vec<
                 })
             }
             "call_expression" => {
-                let is_new = node.child_by_field_name("function").is_some_and(|f| text(f) == "new");
+                let is_new = node
+                    .child_by_field_name("function")
+                    .is_some_and(|f| text(f) == "new");
                 let arg = node
                     .child_by_field_name("arguments")
                     .and_then(|a| a.named_child(0));
                 is_new && arg.is_some_and(is_type)
             }
             "var_spec" => {
-                node.child_by_field_name("type").is_some_and(is_type) && node.child_by_field_name("value").is_none()
+                node.child_by_field_name("type").is_some_and(is_type)
+                    && node.child_by_field_name("value").is_none()
             }
             _ => false,
         };
@@ -197,7 +210,8 @@ pub fn creations_missing_field(src: &[u8], type_name: &str, field: &str) -> Vec<
             .unwrap_or(node);
         out.push(MissingField {
             line: node.start_position().row as u32 + 1,
-            function: function.map_or_else(|| "package level".to_string(), |f| function_name(f, src)),
+            function: function
+                .map_or_else(|| "package level".to_string(), |f| function_name(f, src)),
             expression: text(shown).split_whitespace().collect::<Vec<_>>().join(" "),
         });
     }
@@ -214,12 +228,17 @@ pub fn receiver_at_line(src: &[u8], line: u32) -> Option<(String, String)> {
     let tree = parser.parse(src, None)?;
     let row = line.saturating_sub(1) as usize;
     let mut cursor = tree.root_node().walk();
-    let method = tree
-        .root_node()
-        .children(&mut cursor)
-        .find(|n| n.kind() == "method_declaration" && n.start_position().row <= row && n.end_position().row >= row)?;
+    let method = tree.root_node().children(&mut cursor).find(|n| {
+        n.kind() == "method_declaration"
+            && n.start_position().row <= row
+            && n.end_position().row >= row
+    })?;
     let param = method.child_by_field_name("receiver")?.named_child(0)?;
-    let name = param.child_by_field_name("name")?.utf8_text(src).ok()?.to_string();
+    let name = param
+        .child_by_field_name("name")?
+        .utf8_text(src)
+        .ok()?
+        .to_string();
     let ty = param.child_by_field_name("type")?.utf8_text(src).ok()?;
     let ty = ty.trim_start_matches('*');
     let ty = ty.split('[').next().unwrap_or(ty).to_string();
@@ -234,7 +253,10 @@ pub fn struct_field_type(src: &[u8], type_name: &str, field: &str) -> Option<Str
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
         if node.kind() == "type_spec"
-            && node.child_by_field_name("name").and_then(|n| n.utf8_text(src).ok()) == Some(type_name)
+            && node
+                .child_by_field_name("name")
+                .and_then(|n| n.utf8_text(src).ok())
+                == Some(type_name)
         {
             let body = node.child_by_field_name("type")?;
             let mut inner = vec![body];
@@ -246,7 +268,11 @@ pub fn struct_field_type(src: &[u8], type_name: &str, field: &str) -> Option<Str
                         .filter_map(|x| x.utf8_text(src).ok())
                         .collect();
                     if names.contains(&field) {
-                        return n.child_by_field_name("type")?.utf8_text(src).ok().map(str::to_string);
+                        return n
+                            .child_by_field_name("type")?
+                            .utf8_text(src)
+                            .ok()
+                            .map(str::to_string);
                     }
                 }
                 let mut c = n.walk();
@@ -297,7 +323,9 @@ fn assigns_field(f: Node<'_>, src: &[u8], field: &str) -> bool {
                 let mut c = left.walk();
                 if left.named_children(&mut c).any(|l| {
                     l.kind() == "selector_expression"
-                        && l.child_by_field_name("field").and_then(|n| n.utf8_text(src).ok()) == Some(field)
+                        && l.child_by_field_name("field")
+                            .and_then(|n| n.utf8_text(src).ok())
+                            == Some(field)
                 }) {
                     return true;
                 }
@@ -363,8 +391,14 @@ mod tests {
 
     #[test]
     fn receivers_and_field_types() {
-        assert_eq!(receiver_at_line(SRC.as_bytes(), 6), Some(("s".to_string(), "S".to_string())));
-        assert_eq!(struct_field_type(SRC.as_bytes(), "S", "cache").as_deref(), Some("map[string]int"));
+        assert_eq!(
+            receiver_at_line(SRC.as_bytes(), 6),
+            Some(("s".to_string(), "S".to_string()))
+        );
+        assert_eq!(
+            struct_field_type(SRC.as_bytes(), "S", "cache").as_deref(),
+            Some("map[string]int")
+        );
         assert_eq!(struct_field_type(SRC.as_bytes(), "S", "nope"), None);
     }
 

@@ -179,8 +179,11 @@ impl<'data> Process<'_, 'data> {
             seen.push(p);
             let type_addr = r.ptr(p.wrapping_add(l.arg)).unwrap_or(0);
             let data = r.ptr(p.wrapping_add(l.arg + ps)).unwrap_or(0);
-            let flag = |o: Option<u64>| o.is_some_and(|o| r.u8(p.wrapping_add(o)).unwrap_or(0) != 0);
-            let rtype = (type_addr != 0).then(|| self.rtype(type_addr).ok()).flatten();
+            let flag =
+                |o: Option<u64>| o.is_some_and(|o| r.u8(p.wrapping_add(o)).unwrap_or(0) != 0);
+            let rtype = (type_addr != 0)
+                .then(|| self.rtype(type_addr).ok())
+                .flatten();
             let text = match &rtype {
                 None if type_addr == 0 => "nil".to_string(),
                 None => format!("(<type at {type_addr:#x}>) {data:#x}"),
@@ -223,10 +226,16 @@ impl<'data> Process<'_, 'data> {
             kind::INT | kind::INT8 | kind::INT16 | kind::INT32 | kind::INT64 => {
                 r.int(data, t.size).ok().map(|v| wrap(v.to_string()))
             }
-            kind::UINT | kind::UINT8 | kind::UINT16 | kind::UINT32 | kind::UINT64 | kind::UINTPTR => {
-                r.uint(data, t.size).ok().map(|v| wrap(v.to_string()))
-            }
-            kind::FLOAT64 => r.u64(data).ok().map(|v| wrap(format_float(f64::from_bits(v)))),
+            kind::UINT
+            | kind::UINT8
+            | kind::UINT16
+            | kind::UINT32
+            | kind::UINT64
+            | kind::UINTPTR => r.uint(data, t.size).ok().map(|v| wrap(v.to_string())),
+            kind::FLOAT64 => r
+                .u64(data)
+                .ok()
+                .map(|v| wrap(format_float(f64::from_bits(v)))),
             kind::FLOAT32 => r
                 .u32(data)
                 .ok()
@@ -297,7 +306,11 @@ fn format_float(v: f64) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let s = format!("{v:+.6e}");
     // Rust: +1.250000e0 → Go: +1.250000e+000

@@ -37,7 +37,10 @@ pub enum Key {
 }
 
 fn syntax(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::NotFound(format!("bad expression: {}", msg.into())), "")
+    Error::new(
+        ErrorKind::NotFound(format!("bad expression: {}", msg.into())),
+        "",
+    )
 }
 
 /// Parses an expression.
@@ -153,7 +156,10 @@ impl Parser<'_> {
                     match c {
                         b'"' => return Ok(Key::Str(out)),
                         b'\\' => {
-                            let e = *self.s.get(self.i).ok_or_else(|| syntax("unfinished string"))?;
+                            let e = *self
+                                .s
+                                .get(self.i)
+                                .ok_or_else(|| syntax("unfinished string"))?;
                             self.i += 1;
                             out.push(match e {
                                 b'n' => '\n',
@@ -205,7 +211,8 @@ impl Parser<'_> {
                         } else {
                             t.parse::<i64>().ok()
                         };
-                        v.map(Key::Int).ok_or_else(|| syntax(format!("index {t:?} is not a literal")))
+                        v.map(Key::Int)
+                            .ok_or_else(|| syntax(format!("index {t:?} is not a literal")))
                     }
                 }
             }
@@ -230,7 +237,9 @@ impl Inspector<'_, '_, '_> {
             let place = self.place(stack, inner)?;
             let v = self.load_place(&place);
             let Some(Src::Mem(addr)) = place.src else {
-                return Err(Error::not_found("cannot take the address of a value not in memory"));
+                return Err(Error::not_found(
+                    "cannot take the address of a value not in memory",
+                ));
             };
             return Ok(Value {
                 type_name: format!("*{}", v.type_name),
@@ -279,7 +288,10 @@ impl Inspector<'_, '_, '_> {
             Shape::Pointer { target } => {
                 let addr = self.word(&self.src(&p)?)?;
                 if addr == 0 {
-                    return Err(Error::not_found(format!("nil pointer dereference ({})", info.name)));
+                    return Err(Error::not_found(format!(
+                        "nil pointer dereference ({})",
+                        info.name
+                    )));
                 }
                 Ok(Place {
                     ty: target,
@@ -326,7 +338,10 @@ impl Inspector<'_, '_, '_> {
                 }
             }
         }
-        Err(Error::not_found(format!("{} has no field {name}", info.name)))
+        Err(Error::not_found(format!(
+            "{} has no field {name}",
+            info.name
+        )))
     }
 
     fn index(&self, p: Place, key: &Key) -> Result<Place> {
@@ -340,7 +355,9 @@ impl Inspector<'_, '_, '_> {
             Shape::Array { elem, len } => {
                 let i = int(key)?;
                 if i >= *len {
-                    return Err(Error::not_found(format!("index {i} out of range [0, {len})")));
+                    return Err(Error::not_found(format!(
+                        "index {i} out of range [0, {len})"
+                    )));
                 }
                 let size = self.info(*elem)?.size;
                 Ok(Place {
@@ -355,7 +372,9 @@ impl Inspector<'_, '_, '_> {
                 let len = self.word(&src.at(ps))?;
                 let i = int(key)?;
                 if i >= len {
-                    return Err(Error::not_found(format!("index {i} out of range (len {len})")));
+                    return Err(Error::not_found(format!(
+                        "index {i} out of range (len {len})"
+                    )));
                 }
                 let size = self.info(*elem)?.size;
                 Ok(Place {
@@ -381,7 +400,9 @@ impl Inspector<'_, '_, '_> {
             .as_map()
             .ok_or_else(|| Error::not_found(format!("{type_name} could not be read")))?;
         if m.addr == 0 {
-            return Err(Error::not_found(format!("{type_name} is nil: no key {key:?}")));
+            return Err(Error::not_found(format!(
+                "{type_name} is nil: no key {key:?}"
+            )));
         }
         let elem_ty: Option<TypeRef> = match self.info(p.ty)?.shape {
             Shape::Map { elem, .. } => elem,
@@ -399,7 +420,10 @@ impl Inspector<'_, '_, '_> {
                 });
             }
         }
-        Err(Error::not_found(format!("no key {} in the map", show_key(key))))
+        Err(Error::not_found(format!(
+            "no key {} in the map",
+            show_key(key)
+        )))
     }
 
     fn root(&self, stack: Option<(&Stack<'_>, usize)>, name: &str) -> Result<Place> {
@@ -467,7 +491,10 @@ mod tests {
 
     #[test]
     fn expressions_parse() {
-        assert_eq!(parse("main.cache").unwrap(), Expr::Name("main.cache".into()));
+        assert_eq!(
+            parse("main.cache").unwrap(),
+            Expr::Name("main.cache".into())
+        );
         assert_eq!(
             parse("*s.cfg").unwrap(),
             Expr::Deref(Box::new(Expr::Field(

@@ -248,7 +248,10 @@ pub(crate) fn read_g(p: &Process<'_, '_>, addr: u64) -> Result<Goroutine> {
     let r = p.reader();
     let l = &p.layout().g;
     let at = |what: &str| format!("g.{what} of the g at {addr:#x}");
-    let word = |off: u64, what: &str| r.ptr(addr.wrapping_add(off)).map_err(|e| Error::mem(e, at(what)));
+    let word = |off: u64, what: &str| {
+        r.ptr(addr.wrapping_add(off))
+            .map_err(|e| Error::mem(e, at(what)))
+    };
     let raw_status = r
         .u32(addr.wrapping_add(l.atomicstatus))
         .map_err(|e| Error::mem(e, at("atomicstatus")))?;
@@ -313,7 +316,10 @@ pub(crate) fn read_g(p: &Process<'_, '_>, addr: u64) -> Result<Goroutine> {
         }),
         thread: None,
         system: false,
-        labels: l.labels.and_then(|o| r.ptr(addr.wrapping_add(o)).ok()).unwrap_or(0),
+        labels: l
+            .labels
+            .and_then(|o| r.ptr(addr.wrapping_add(o)).ok())
+            .unwrap_or(0),
     })
 }
 
@@ -343,10 +349,17 @@ pub(crate) fn read_all(p: &Process<'_, '_>) -> Result<Vec<Goroutine>> {
     if let Some(allgs) = p.globals().allgs {
         let at = || format!("runtime.allgs at {allgs:#x}");
         let ptr = r.ptr(allgs).map_err(|e| Error::mem(e, at()))?;
-        let len = r.ptr(allgs.wrapping_add(ps)).map_err(|e| Error::mem(e, at()))?;
-        let cap = r.ptr(allgs.wrapping_add(2 * ps)).map_err(|e| Error::mem(e, at()))?;
+        let len = r
+            .ptr(allgs.wrapping_add(ps))
+            .map_err(|e| Error::mem(e, at()))?;
+        let cap = r
+            .ptr(allgs.wrapping_add(2 * ps))
+            .map_err(|e| Error::mem(e, at()))?;
         if len > cap || len > 50_000_000 {
-            return Err(Error::corrupt(format!("allgs length {len}, capacity {cap}"), at()));
+            return Err(Error::corrupt(
+                format!("allgs length {len}, capacity {cap}"),
+                at(),
+            ));
         }
         // Read the array in one go, or what of it is readable.
         match r.bytes(ptr, len.saturating_mul(ps)) {
@@ -368,10 +381,7 @@ pub(crate) fn read_all(p: &Process<'_, '_>) -> Result<Vec<Goroutine>> {
     for t in threads {
         for g in [t.curg(), Some(t.g)].into_iter().flatten() {
             if g != 0 && !gs.contains(&g) {
-                let is_system_g = t
-                    .m
-                    .as_ref()
-                    .is_some_and(|m| g == m.g0 || g == m.gsignal);
+                let is_system_g = t.m.as_ref().is_some_and(|m| g == m.g0 || g == m.gsignal);
                 if !is_system_g {
                     gs.push(g);
                 }
@@ -390,7 +400,9 @@ pub(crate) fn read_all(p: &Process<'_, '_>) -> Result<Vec<Goroutine>> {
             Err(e) => {
                 bad += 1;
                 if bad <= 3 {
-                    p.warn(format!("goroutine #{i} of allgs at {addr:#x} is unreadable: {e}"));
+                    p.warn(format!(
+                        "goroutine #{i} of allgs at {addr:#x} is unreadable: {e}"
+                    ));
                 }
                 continue;
             }
@@ -416,7 +428,9 @@ pub(crate) fn read_all(p: &Process<'_, '_>) -> Result<Vec<Goroutine>> {
         out.push(g);
     }
     if bad > 3 {
-        p.warn(format!("{bad} goroutines of allgs were unreadable or corrupt in all"));
+        p.warn(format!(
+            "{bad} goroutines of allgs were unreadable or corrupt in all"
+        ));
     }
     Ok(out)
 }
@@ -429,10 +443,7 @@ pub(crate) fn thread_infos(p: &Process<'_, '_>) -> Vec<ThreadInfo> {
         let candidates = match p.arch() {
             // Static pure-Go binaries keep g at -8(FS); ABIInternal code
             // also has it in R14.
-            Arch::Amd64 => [
-                r.ptr(t.regs.tls.wrapping_sub(8)).ok(),
-                t.regs.get(14),
-            ],
+            Arch::Amd64 => [r.ptr(t.regs.tls.wrapping_sub(8)).ok(), t.regs.get(14)],
             // arm64 keeps g in R28.
             Arch::Arm64 => [t.regs.get(28), None],
         };

@@ -305,10 +305,7 @@ impl Layout {
             tflag: q.first_of(&types, &["TFlag", "tflag"])?,
             kind: q.first_of(&types, &["Kind_", "kind"])?,
             str_: q.first_of(&types, &["Str", "str"])?,
-            itab_type: q.first_of(
-                &["internal/abi.ITab", "runtime.itab"],
-                &["Type", "_type"],
-            )?,
+            itab_type: q.first_of(&["internal/abi.ITab", "runtime.itab"], &["Type", "_type"])?,
         };
         let md = "runtime.moduledata";
         let module = ModuleLayout {

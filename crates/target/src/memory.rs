@@ -51,7 +51,11 @@ impl MemError {
 
 impl fmt::Display for MemError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "memory at {:#x} ({} bytes) is {}", self.addr, self.len, self.kind)
+        write!(
+            f,
+            "memory at {:#x} ({} bytes) is {}",
+            self.addr, self.len, self.kind
+        )
     }
 }
 
@@ -245,7 +249,11 @@ impl Memory for VecMemory {
                 buf.copy_from_slice(s);
                 Ok(())
             }
-            None => Err(MemError::new(MemErrorKind::Unmapped, addr, buf.len() as u64)),
+            None => Err(MemError::new(
+                MemErrorKind::Unmapped,
+                addr,
+                buf.len() as u64,
+            )),
         }
     }
 

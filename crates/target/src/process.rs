@@ -125,9 +125,8 @@ impl<'t, 'data> Process<'t, 'data> {
             });
         let (layout, globals, wait_reasons) = match &dwarf {
             Some(d) => {
-                let layout = Layout::from_dwarf(d).map_err(|e| {
-                    Error::new(ErrorKind::NoRuntime(e.0), "runtime types in DWARF")
-                })?;
+                let layout = Layout::from_dwarf(d)
+                    .map_err(|e| Error::new(ErrorKind::NoRuntime(e.0), "runtime types in DWARF"))?;
                 let addr = |name: &str| {
                     d.global(name)
                         .ok()
@@ -282,7 +281,10 @@ impl<'t, 'data> Process<'t, 'data> {
         let r = self.reader();
         let l = &self.layout.m;
         let at = |what: &str| format!("m.{what} of the m at {addr:#x}");
-        let word = |off: u64, what: &str| r.ptr(addr.wrapping_add(off)).map_err(|e| Error::mem(e, at(what)));
+        let word = |off: u64, what: &str| {
+            r.ptr(addr.wrapping_add(off))
+                .map_err(|e| Error::mem(e, at(what)))
+        };
         Ok(MInfo {
             addr,
             id: r

@@ -84,10 +84,18 @@ impl Process<'_, '_> {
         let r = self.reader();
         let l = &self.layout().ty;
         let at = || format!("runtime type descriptor at {addr:#x}");
-        let tflag = r.u8(addr.wrapping_add(l.tflag)).map_err(|e| Error::mem(e, at()))?;
-        let kind_raw = r.u8(addr.wrapping_add(l.kind)).map_err(|e| Error::mem(e, at()))?;
-        let size = r.ptr(addr.wrapping_add(l.size)).map_err(|e| Error::mem(e, at()))?;
-        let str_off = r.int(addr.wrapping_add(l.str_), 4).map_err(|e| Error::mem(e, at()))?;
+        let tflag = r
+            .u8(addr.wrapping_add(l.tflag))
+            .map_err(|e| Error::mem(e, at()))?;
+        let kind_raw = r
+            .u8(addr.wrapping_add(l.kind))
+            .map_err(|e| Error::mem(e, at()))?;
+        let size = r
+            .ptr(addr.wrapping_add(l.size))
+            .map_err(|e| Error::mem(e, at()))?;
+        let str_off = r
+            .int(addr.wrapping_add(l.str_), 4)
+            .map_err(|e| Error::mem(e, at()))?;
         let direct_iface = if self.go_version().is_some_and(|v| v.at_least(26)) {
             tflag & 0x20 != 0
         } else {

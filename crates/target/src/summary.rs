@@ -199,13 +199,23 @@ impl<'t, 'data> Process<'t, 'data> {
             go_version: self.go_version().map(|v| v.to_string()),
             arch: self.arch().name().to_string(),
             threads: self.raw_threads().len(),
-            core_signal: crash.core_signal.map(|s| sig(s.signo, Some(s.code as u64), s.addr, None)),
-            cause_signal: crash.cause_signal.map(|s| sig(s.signo, s.code, s.addr, s.pc)),
+            core_signal: crash
+                .core_signal
+                .map(|s| sig(s.signo, Some(s.code as u64), s.addr, None)),
+            cause_signal: crash
+                .cause_signal
+                .map(|s| sig(s.signo, s.code, s.addr, s.pc)),
             crashing_goroutine: crash.goroutine,
             panics: crash
                 .panics
                 .iter()
-                .map(|p| (p.text.clone(), p.rtype.as_ref().map(|t| t.name.clone()), p.recovered))
+                .map(|p| {
+                    (
+                        p.text.clone(),
+                        p.rtype.as_ref().map(|t| t.name.clone()),
+                        p.recovered,
+                    )
+                })
                 .collect(),
             fatal: crash.fatal.clone(),
             ..Summary::default()
@@ -219,8 +229,15 @@ impl<'t, 'data> Process<'t, 'data> {
                 system: g.system,
                 locked: g.locked,
                 m: g.m_id,
-                thread: g.thread.and_then(|i| self.raw_threads().get(i)).map(|t| t.id),
-                frames: stack.frames.iter().map(|f| frame_summary(f, stack)).collect(),
+                thread: g
+                    .thread
+                    .and_then(|i| self.raw_threads().get(i))
+                    .map(|t| t.id),
+                frames: stack
+                    .frames
+                    .iter()
+                    .map(|f| frame_summary(f, stack))
+                    .collect(),
                 stack_note: stack.stopped.clone(),
                 created_by: self.created_by(g).map(|c| FrameSummary {
                     function: c.function.to_string(),
@@ -298,7 +315,11 @@ impl Inspector<'_, '_, '_> {
 
     /// The map a runtime map function works on: its header address and the
     /// map type (from the `t`/`typ` argument's runtime type).
-    pub(crate) fn map_op_target(&self, stack: &Stack<'_>, frame: usize) -> Option<(u64, Option<TypeRef>)> {
+    pub(crate) fn map_op_target(
+        &self,
+        stack: &Stack<'_>,
+        frame: usize,
+    ) -> Option<(u64, Option<TypeRef>)> {
         let places = self.frame_places(stack, frame).ok()?;
         let mut header = None;
         let mut map_type = None;
@@ -337,7 +358,9 @@ impl Inspector<'_, '_, '_> {
             if !is_map_op(f.function) || f.inlined {
                 continue;
             }
-            let Some(p) = stack.physical.get(f.physical as usize) else { continue };
+            let Some(p) = stack.physical.get(f.physical as usize) else {
+                continue;
+            };
             if p.cfa <= p.sp || p.cfa - p.sp > 64 << 10 {
                 continue;
             }
@@ -384,16 +407,24 @@ impl Inspector<'_, '_, '_> {
                         None => continue,
                     };
                     let expr = format!("the map {} works on", f.function);
-                    push(&mut out, map_summary(&mv, loc(&expr), expr, Some((g.id, i))));
+                    push(
+                        &mut out,
+                        map_summary(&mv, loc(&expr), expr, Some((g.id, i))),
+                    );
                 }
                 continue;
             }
-            let Ok(vars) = self.frame_variables(stack, i) else { continue };
+            let Ok(vars) = self.frame_variables(stack, i) else {
+                continue;
+            };
             for v in vars {
                 let mut found = Vec::new();
                 collect_maps(&v.value, &v.name, 0, &mut found);
                 for (expr, mv) in found {
-                    push(&mut out, map_summary(mv, loc(&expr), expr.clone(), Some((g.id, i))));
+                    push(
+                        &mut out,
+                        map_summary(mv, loc(&expr), expr.clone(), Some((g.id, i))),
+                    );
                 }
             }
         }
@@ -408,7 +439,9 @@ impl Inspector<'_, '_, '_> {
             if !std && is_std_variable(&name) {
                 continue;
             }
-            let Ok(place) = self.global_place(&name) else { continue };
+            let Ok(place) = self.global_place(&name) else {
+                continue;
+            };
             // Cheap filter: only types that are or contain maps.
             if !self.may_hold_map(place.ty, 0) {
                 continue;
@@ -418,7 +451,12 @@ impl Inspector<'_, '_, '_> {
             let mut found = Vec::new();
             collect_maps(&v, &name, 0, &mut found);
             for (expr, mv) in found {
-                out.push(map_summary(mv, format!("package variable {expr}"), expr.clone(), None));
+                out.push(map_summary(
+                    mv,
+                    format!("package variable {expr}"),
+                    expr.clone(),
+                    None,
+                ));
             }
         }
         out
@@ -430,7 +468,9 @@ impl Inspector<'_, '_, '_> {
         }
         match self.info(ty).map(|i| i.shape.clone()) {
             Ok(Shape::Map { .. }) => true,
-            Ok(Shape::Struct { fields }) => fields.iter().any(|f| self.may_hold_map(f.ty, depth + 1)),
+            Ok(Shape::Struct { fields }) => {
+                fields.iter().any(|f| self.may_hold_map(f.ty, depth + 1))
+            }
             Ok(Shape::Pointer { target }) => self.may_hold_map(target, depth + 1),
             _ => false,
         }
@@ -441,7 +481,11 @@ impl Inspector<'_, '_, '_> {
     pub fn load_map_at(&self, ty: TypeRef, header: u64) -> Option<MapValue> {
         let info = self.info(ty).ok()?;
         match info.shape {
-            Shape::Map { key, elem, header: h } => Some(self.load_map(&info.name, header, key, elem, h, 0)),
+            Shape::Map {
+                key,
+                elem,
+                header: h,
+            } => Some(self.load_map(&info.name, header, key, elem, h, 0)),
             _ => None,
         }
     }
@@ -466,7 +510,12 @@ fn collect_maps<'v>(v: &'v Value, path: &str, depth: usize, out: &mut Vec<(Strin
     }
 }
 
-fn map_summary(m: &MapValue, location: String, expr: String, frame: Option<(u64, usize)>) -> MapSummary {
+fn map_summary(
+    m: &MapValue,
+    location: String,
+    expr: String,
+    frame: Option<(u64, usize)>,
+) -> MapSummary {
     MapSummary {
         location,
         expr,
@@ -488,7 +537,9 @@ fn map_summary(m: &MapValue, location: String, expr: String, frame: Option<(u64,
 /// `github.com/x/y.X` or `main.X`).
 pub fn is_std_variable(name: &str) -> bool {
     let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    let pkg_end = name[last_slash..].find('.').map_or(name.len(), |i| last_slash + i);
+    let pkg_end = name[last_slash..]
+        .find('.')
+        .map_or(name.len(), |i| last_slash + i);
     let pkg = &name[..pkg_end];
     let first = pkg.split('/').next().unwrap_or("");
     pkg != "main" && !first.contains('.')

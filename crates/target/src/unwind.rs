@@ -228,7 +228,13 @@ struct Walker<'a, 't, 'data> {
 }
 
 impl<'data> Walker<'_, '_, 'data> {
-    fn walk(&mut self, mut st: State, stacks: Stacks, jump: Jump, source: StackSource) -> Stack<'data> {
+    fn walk(
+        &mut self,
+        mut st: State,
+        stacks: Stacks,
+        jump: Jump,
+        source: StackSource,
+    ) -> Stack<'data> {
         let bin = self.p.binary();
         let bias = self.p.bias();
         let ps = u64::from(self.p.ptr_size());
@@ -315,13 +321,10 @@ impl<'data> Walker<'_, '_, 'data> {
                 out.stopped = Some(format!("no frame size for {} at {:#x}", f.name, st.pc));
                 break;
             };
-            let cfa = st
-                .sp
-                .wrapping_add(delta as u64)
-                .wrapping_add(match arch {
-                    Arch::Amd64 => ps,
-                    _ => 0,
-                });
+            let cfa = st.sp.wrapping_add(delta as u64).wrapping_add(match arch {
+                Arch::Amd64 => ps,
+                _ => 0,
+            });
             self.push(&mut out, &f, st.pc, lookup, &st, on_system, cfa);
             if st.sp < last_sp {
                 out.stopped = Some(format!("stack pointer went backwards at {}", f.name));
@@ -338,7 +341,8 @@ impl<'data> Walker<'_, '_, 'data> {
                         continue;
                     }
                     None => {
-                        out.stopped = Some("signal frame: the interrupted context cannot be read".into());
+                        out.stopped =
+                            Some("signal frame: the interrupted context cannot be read".into());
                         break;
                     }
                 }
@@ -485,7 +489,12 @@ impl<'data> Walker<'_, '_, 'data> {
             return None;
         }
         // The siginfo follows the kernel's 304-byte ucontext.
-        let signo = self.r.u32(uc.wrapping_add(304)).ok().map(|v| v as i32).filter(|s| (1..65).contains(s));
+        let signo = self
+            .r
+            .u32(uc.wrapping_add(304))
+            .ok()
+            .map(|v| v as i32)
+            .filter(|s| (1..65).contains(s));
         Some(State {
             pc,
             sp,
@@ -559,7 +568,10 @@ fn stack_of(p: &Process<'_, '_>, g: u64) -> (u64, u64) {
     }
     let r = p.reader();
     let l = &p.layout().g;
-    match (r.ptr(g.wrapping_add(l.stack_lo)), r.ptr(g.wrapping_add(l.stack_hi))) {
+    match (
+        r.ptr(g.wrapping_add(l.stack_lo)),
+        r.ptr(g.wrapping_add(l.stack_hi)),
+    ) {
         (Ok(lo), Ok(hi)) if lo < hi => (lo, hi),
         _ => (0, 0),
     }
@@ -579,7 +591,12 @@ fn sched_of(p: &Process<'_, '_>, g: u64) -> Option<(u64, u64, u64, u64)> {
 
 impl<'t, 'data> Process<'t, 'data> {
     /// Unwinds a goroutine's stack.
-    pub fn unwind(&self, g: &Goroutine, cache: &mut UnwindCache<'data>, opts: UnwindOptions) -> Stack<'data> {
+    pub fn unwind(
+        &self,
+        g: &Goroutine,
+        cache: &mut UnwindCache<'data>,
+        opts: UnwindOptions,
+    ) -> Stack<'data> {
         let mut w = Walker {
             p: self,
             r: self.reader(),
@@ -652,7 +669,12 @@ impl<'t, 'data> Process<'t, 'data> {
 
     /// Unwinds a thread's own stack from its registers (through the system
     /// stack, a signal frame, and on into the goroutine it runs).
-    pub fn unwind_thread(&self, index: usize, cache: &mut UnwindCache<'data>, opts: UnwindOptions) -> Stack<'data> {
+    pub fn unwind_thread(
+        &self,
+        index: usize,
+        cache: &mut UnwindCache<'data>,
+        opts: UnwindOptions,
+    ) -> Stack<'data> {
         let Some(t) = self.raw_threads().get(index) else {
             return Stack::empty(StackSource::None, "no such thread");
         };

@@ -164,7 +164,11 @@ pub enum ValueKind {
 }
 
 impl Value {
-    pub(crate) fn unreadable(type_name: impl Into<String>, addr: Option<u64>, why: impl Into<String>) -> Value {
+    pub(crate) fn unreadable(
+        type_name: impl Into<String>,
+        addr: Option<u64>,
+        why: impl Into<String>,
+    ) -> Value {
         Value {
             type_name: type_name.into(),
             addr,
@@ -215,15 +219,32 @@ pub(crate) enum Shape {
     Float,
     Complex,
     String,
-    Slice { elem: Option<TypeRef> },
-    Interface { eface: bool },
-    Map { key: Option<TypeRef>, elem: Option<TypeRef>, header: Option<TypeRef> },
-    Chan { hchan: Option<TypeRef> },
-    Pointer { target: TypeRef },
+    Slice {
+        elem: Option<TypeRef>,
+    },
+    Interface {
+        eface: bool,
+    },
+    Map {
+        key: Option<TypeRef>,
+        elem: Option<TypeRef>,
+        header: Option<TypeRef>,
+    },
+    Chan {
+        hchan: Option<TypeRef>,
+    },
+    Pointer {
+        target: TypeRef,
+    },
     UnsafePointer,
     Func,
-    Struct { fields: Vec<gosleuth_gobin::Field> },
-    Array { elem: TypeRef, len: u64 },
+    Struct {
+        fields: Vec<gosleuth_gobin::Field>,
+    },
+    Array {
+        elem: TypeRef,
+        len: u64,
+    },
     Other,
 }
 
@@ -247,7 +268,9 @@ pub struct Inspector<'p, 't, 'data> {
 
 impl std::fmt::Debug for Inspector<'_, '_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inspector").field("limits", &self.limits).finish()
+        f.debug_struct("Inspector")
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 
@@ -385,7 +408,12 @@ impl<'p, 't, 'data> Inspector<'p, 't, 'data> {
             },
             (Some(GoKind::UNSAFE_POINTER), TypeKind::Pointer { .. }) => Shape::UnsafePointer,
             (_, TypeKind::Pointer { target: None }) => Shape::UnsafePointer,
-            (_, TypeKind::Pointer { target: Some(target) }) => Shape::Pointer { target: *target },
+            (
+                _,
+                TypeKind::Pointer {
+                    target: Some(target),
+                },
+            ) => Shape::Pointer { target: *target },
             (_, TypeKind::Func) => Shape::Func,
             (_, TypeKind::Array { elem, len }) => Shape::Array {
                 elem: *elem,
@@ -416,17 +444,20 @@ impl<'p, 't, 'data> Inspector<'p, 't, 'data> {
                 .bytes(*a, len)
                 .map_err(|e| mem(e, "a value")),
             Src::Buf(b, o) => {
-                let end = o.checked_add(len as usize).filter(|&e| e <= b.len()).ok_or_else(|| {
-                    Error::new(ErrorKind::Unsupported("value smaller than its type".into()), "")
-                })?;
+                let end = o
+                    .checked_add(len as usize)
+                    .filter(|&e| e <= b.len())
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Unsupported("value smaller than its type".into()),
+                            "",
+                        )
+                    })?;
                 b[*o..end]
                     .iter()
                     .map(|x| {
                         x.ok_or_else(|| {
-                            Error::new(
-                                ErrorKind::Unsupported("partly optimized away".into()),
-                                "",
-                            )
+                            Error::new(ErrorKind::Unsupported("partly optimized away".into()), "")
                         })
                     })
                     .collect()
@@ -520,13 +551,20 @@ impl<'p, 't, 'data> Inspector<'p, 't, 'data> {
                 let len = self.word(&src.at(ps))?;
                 let cap = self.word(&src.at(2 * ps))?;
                 if len > cap {
-                    return Err(Error::corrupt(format!("slice length {len} > capacity {cap}"), "a slice"));
+                    return Err(Error::corrupt(
+                        format!("slice length {len} > capacity {cap}"),
+                        "a slice",
+                    ));
                 }
                 let mut elems = Vec::new();
                 if let (Some(et), true) = (elem, data != 0) {
                     let esize = self.info(*et)?.size;
                     for i in 0..len.min(lim.max_elems as u64) {
-                        elems.push(self.load(*et, &Src::Mem(data.wrapping_add(i.wrapping_mul(esize))), depth));
+                        elems.push(self.load(
+                            *et,
+                            &Src::Mem(data.wrapping_add(i.wrapping_mul(esize))),
+                            depth,
+                        ));
                     }
                 }
                 ValueKind::Slice {
@@ -596,12 +634,21 @@ impl<'p, 't, 'data> Inspector<'p, 't, 'data> {
                         Some(t) => Some(self.dwarf.underlying(*t)?),
                         None => None,
                     };
-                    let off = |n: &str, d: u64| t.as_ref().and_then(|t| t.field(n)).map_or(d, |f| f.offset);
+                    let off = |n: &str, d: u64| {
+                        t.as_ref().and_then(|t| t.field(n)).map_or(d, |f| f.offset)
+                    };
                     ValueKind::Chan {
                         addr: h,
-                        len: r.ptr(h.wrapping_add(off("qcount", 0))).map_err(|e| mem(e, "hchan.qcount"))?,
-                        cap: r.ptr(h.wrapping_add(off("dataqsiz", ps))).map_err(|e| mem(e, "hchan.dataqsiz"))?,
-                        closed: r.u32(h.wrapping_add(off("closed", 28))).map_err(|e| mem(e, "hchan.closed"))? != 0,
+                        len: r
+                            .ptr(h.wrapping_add(off("qcount", 0)))
+                            .map_err(|e| mem(e, "hchan.qcount"))?,
+                        cap: r
+                            .ptr(h.wrapping_add(off("dataqsiz", ps)))
+                            .map_err(|e| mem(e, "hchan.dataqsiz"))?,
+                        closed: r
+                            .u32(h.wrapping_add(off("closed", 28)))
+                            .map_err(|e| mem(e, "hchan.closed"))?
+                            != 0,
                     }
                 }
             }
@@ -643,14 +690,9 @@ impl<'p, 't, 'data> Inspector<'p, 't, 'data> {
             }
             Shape::Map { key, elem, header } => {
                 let h = self.word(src)?;
-                ValueKind::Map(Box::new(self.load_map(
-                    &info.name,
-                    h,
-                    *key,
-                    *elem,
-                    *header,
-                    depth,
-                )))
+                ValueKind::Map(Box::new(
+                    self.load_map(&info.name, h, *key, *elem, *header, depth),
+                ))
             }
             Shape::Other => {
                 return Err(Error::new(

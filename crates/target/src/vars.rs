@@ -93,7 +93,10 @@ impl Inspector<'_, '_, '_> {
         match &place.src {
             Some(src) => self.load(place.ty, src, 0),
             None => {
-                let name = self.info(place.ty).map(|i| i.name.clone()).unwrap_or_default();
+                let name = self
+                    .info(place.ty)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default();
                 match place.why.as_deref() {
                     Some("optimized away") | None => Value {
                         type_name: name,
@@ -112,19 +115,20 @@ impl Inspector<'_, '_, '_> {
         stack: &Stack<'_>,
         index: usize,
     ) -> Result<Vec<(String, Role, Option<u64>, Place)>> {
-        let frame = stack
-            .frames
-            .get(index)
-            .ok_or_else(|| Error::not_found(format!("no frame {index} (the stack has {})", stack.frames.len())))?;
+        let frame = stack.frames.get(index).ok_or_else(|| {
+            Error::not_found(format!(
+                "no frame {index} (the stack has {})",
+                stack.frames.len()
+            ))
+        })?;
         let phys = stack
             .physical
             .get(frame.physical as usize)
             .ok_or_else(|| Error::not_found("frame without machine frame"))?;
         let pc = self.p.to_link(phys.lookup_pc);
-        let func = self
-            .dwarf
-            .function_at(pc)?
-            .ok_or_else(|| Error::not_found(format!("no DWARF for {} at {pc:#x}", frame.function)))?;
+        let func = self.dwarf.function_at(pc)?.ok_or_else(|| {
+            Error::not_found(format!("no DWARF for {} at {pc:#x}", frame.function))
+        })?;
         let vars = self.dwarf.variables(&func)?;
         let ctx = Ctx {
             phys,
@@ -201,7 +205,12 @@ impl Inspector<'_, '_, '_> {
         Ok(out)
     }
 
-    fn pieces_to_place(&self, ty: TypeRef, pieces: &[gosleuth_gobin::Piece], phys: &PhysicalFrame) -> Place {
+    fn pieces_to_place(
+        &self,
+        ty: TypeRef,
+        pieces: &[gosleuth_gobin::Piece],
+        phys: &PhysicalFrame,
+    ) -> Place {
         if let [p] = pieces {
             if p.size_bits.is_none() {
                 match &p.location {
@@ -227,7 +236,9 @@ impl Inspector<'_, '_, '_> {
         let r = self.p.reader();
         let mut buf: Vec<Option<u8>> = Vec::with_capacity(size);
         for p in pieces {
-            let n = p.size_bits.map_or(size.saturating_sub(buf.len()), |b| (b as usize).div_ceil(8));
+            let n = p
+                .size_bits
+                .map_or(size.saturating_sub(buf.len()), |b| (b as usize).div_ceil(8));
             let n = n.min(1 << 16);
             match &p.location {
                 PieceLocation::Register(reg) => {
@@ -282,11 +293,13 @@ impl Inspector<'_, '_, '_> {
 
     pub(crate) fn global_place(&self, name: &str) -> Result<Place> {
         let g = self.dwarf.global(name).map_err(|_| {
-            Error::new(ErrorKind::NotFound(format!("no package variable {name}")), "")
+            Error::new(
+                ErrorKind::NotFound(format!("no package variable {name}")),
+                "",
+            )
         })?;
-        let ty = g
-            .ty
-            .ok_or_else(|| Error::not_found(format!("{name} has no type in DWARF")))?;
+        let ty =
+            g.ty.ok_or_else(|| Error::not_found(format!("{name} has no type in DWARF")))?;
         let addr = g
             .address
             .ok_or_else(|| Error::not_found(format!("{name} has no address in DWARF")))?;

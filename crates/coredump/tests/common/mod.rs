@@ -158,9 +158,15 @@ pub fn run_trials(
     let fixtures = core_fixtures();
     let mut trials = Vec::new();
     if fixtures.is_empty() {
-        trials.push(libtest_mimic::Trial::test(format!("{name}::fixtures_present"), || {
-            Err("no core fixtures under testdata/ (run crashlab/generate --case corelab)".into())
-        }));
+        trials.push(libtest_mimic::Trial::test(
+            format!("{name}::fixtures_present"),
+            || {
+                Err(
+                    "no core fixtures under testdata/ (run crashlab/generate --case corelab)"
+                        .into(),
+                )
+            },
+        ));
     }
     for f in fixtures.into_iter().filter(|f| filter(f)) {
         trials.push(libtest_mimic::Trial::test(

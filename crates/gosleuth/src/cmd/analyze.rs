@@ -7,77 +7,162 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 
+use gosleuth_diagnose::profile::{ProfileEvidence, profile_findings, profile_summary};
 use gosleuth_diagnose::{
-    DiagnoseOptions, Report, SourceLine, TextEvidence, analyze_text, attach_source,
+    BinaryFacts, DiagnoseOptions, FrameRole, FrameView, InputSummary, Report, SourceLine,
+    TextEvidence, analyze_text, attach_binary, attach_profiles, attach_source,
 };
+use gosleuth_gobin::Binary;
 use gosleuth_model::ArtifactKind;
+use gosleuth_pprof::Profile;
 use gosleuth_traceback::{Dump, ScanOptions};
 
+use crate::cmd::profile::Sources;
 use crate::failure::{CmdResult, Failure};
-use crate::input::Input;
+use crate::input::{Bytes, Input};
 use crate::output::{Output, warn};
+use crate::symbols::BinarySymbolizer;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Artifacts to analyse (`-` reads standard input). Each is recognised by
-    /// its content: traceback text (also inside logs), goroutine dumps, race
-    /// reports.
+    /// Artifacts to analyse (`-` reads standard input), in any mix. Each is
+    /// recognised by its content: traceback text (also inside logs),
+    /// goroutine dumps, race reports, pprof profiles, the Go executable.
     #[arg(required = true, value_name = "PATH")]
     pub inputs: Vec<String>,
 
-    /// Go source tree, to quote the culprit's line and name the map of a nil
-    /// map write. Paths printed in the trace are matched by their trailing
-    /// components.
+    /// Go source tree, to quote the culprit's line, name the map of a nil
+    /// map write and find the constructor that left it nil. Paths printed in
+    /// the trace are matched by their trailing components.
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
+
+    /// A base profile to compare profiles with (before/after a fix, or an
+    /// earlier snapshot): growth between the two becomes findings.
+    #[arg(long, value_name = "PROFILE")]
+    pub base: Option<String>,
 
     /// Show each frame's arguments as printed.
     #[arg(long)]
     pub args: bool,
 }
 
+/// Everything read from the inputs, by kind.
+#[derive(Default)]
+struct Evidence {
+    texts: Vec<(String, Dump)>,
+    profiles: Vec<(String, Profile)>,
+    binaries: Vec<(String, Bytes)>,
+    unusable: Vec<String>,
+}
+
 pub fn run(args: Args, out: &mut Output) -> CmdResult {
-    let mut texts: Vec<(String, Dump)> = Vec::new();
-    let mut unusable: Vec<String> = Vec::new();
+    let mut evidence = Evidence::default();
     for name in &args.inputs {
-        let input = Input::open(name)?;
-        match ArtifactKind::sniff(input.head()) {
-            ArtifactKind::Text => {
-                let name = input.name().to_string();
-                let mut scan_options = ScanOptions::default();
-                // Arguments cost memory on huge dumps; keep them only to show.
-                scan_options.keep_args = args.args;
-                let dump = crate::input::scan_text(input, &scan_options)?;
-                if dump.traces.is_empty() {
-                    unusable.push(format!(
-                        "{name}: no Go panic, fatal error, goroutine dump or race report in {} line{}",
-                        dump.lines,
-                        if dump.lines == 1 { "" } else { "s" }
-                    ));
-                }
-                texts.push((name, dump));
-            }
-            other => unusable.push(format!(
-                "{}: {} is not something `analyze` reads yet",
-                input.name(),
-                describe(other)
-            )),
-        }
+        read_input(Input::open(name)?, &args, &mut evidence)?;
     }
-    let usable = texts.iter().any(|(_, d)| !d.traces.is_empty());
+    let usable = evidence.texts.iter().any(|(_, d)| !d.traces.is_empty())
+        || !evidence.profiles.is_empty()
+        || !evidence.binaries.is_empty();
     if !usable {
-        return Err(Failure::bad_input(anyhow!("{}", unusable.join("\n"))));
+        return Err(Failure::bad_input(anyhow!(
+            "{}",
+            evidence.unusable.join("\n")
+        )));
     }
-    for u in &unusable {
+    for u in &evidence.unusable {
         warn(u);
     }
-    let evidence: Vec<TextEvidence<'_>> = texts
+    let binaries: Vec<(&str, Binary<'_>)> = evidence
+        .binaries
+        .iter()
+        .filter_map(|(name, bytes)| match Binary::parse(bytes) {
+            Ok(b) => Some((name.as_str(), b)),
+            Err(e) => {
+                warn(format!("{name}: not a readable Go executable: {e}"));
+                None
+            }
+        })
+        .collect();
+
+    // Traceback text first: it decides the crash.
+    let texts: Vec<TextEvidence<'_>> = evidence
+        .texts
         .iter()
         .map(|(name, dump)| TextEvidence { input: name, dump })
         .collect();
     let mut options = DiagnoseOptions::default();
     options.with_args = args.args;
-    let mut report = analyze_text(&evidence, &options);
+    let mut report = analyze_text(&texts, &options);
+
+    // Then what the executable adds, then the profiles (symbolized with the
+    // executable when they carry only addresses).
+    for (name, binary) in &binaries {
+        let s = binary.summary();
+        report.inputs.push(InputSummary {
+            name: name.to_string(),
+            kind: "Go executable".to_string(),
+            detail: format!(
+                "{}{}{}, {} functions",
+                s.arch,
+                if s.pie { ", PIE" } else { "" },
+                if s.stripped { ", stripped" } else { "" },
+                s.functions.unwrap_or(0)
+            ),
+        });
+        let facts = binary_facts(name, binary, &report);
+        attach_binary(&mut report, facts);
+    }
+    let sources = Sources::new(args.source.clone());
+    if !evidence.profiles.is_empty() {
+        let base = match &args.base {
+            Some(path) => Some(load_profile(Input::open(path)?)?),
+            None => None,
+        };
+        let mut summaries = Vec::new();
+        let mut findings = Vec::new();
+        for (name, profile) in &mut evidence.profiles {
+            for (bin_name, binary) in &binaries {
+                let sym = BinarySymbolizer::new(binary, bin_name, profile);
+                let stats = gosleuth_pprof::symbolize::symbolize(profile, &sym);
+                if stats.symbolized > 0 {
+                    warn(format!(
+                        "{name}: symbolized {} locations with {bin_name}{}",
+                        stats.symbolized,
+                        if stats.unknown > 0 {
+                            format!(" ({} unknown)", stats.unknown)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
+            }
+            report.inputs.push(InputSummary {
+                name: name.clone(),
+                kind: "pprof profile".to_string(),
+                detail: format!(
+                    "{} ({}), {} samples",
+                    profile
+                        .sample_types
+                        .iter()
+                        .map(|t| profile.str(t.ty).to_string())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    profile.str(profile.period_type.ty),
+                    profile.samples.len()
+                ),
+            });
+            let e = ProfileEvidence {
+                name,
+                profile,
+                base: base.as_ref(),
+                source: &sources,
+            };
+            summaries.extend(profile_summary(&e, 10));
+            findings.extend(profile_findings(&e));
+        }
+        attach_profiles(&mut report, summaries, findings);
+    }
     if let Some(root) = &args.source {
         add_source(&mut report, root);
     }
@@ -85,6 +170,97 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
     let format = out.render_format();
     gosleuth_render::write_report(&report, format, colored, out.writer())?;
     Ok(())
+}
+
+/// Recognises one input by content and reads it into `evidence`.
+fn read_input(input: Input, args: &Args, evidence: &mut Evidence) -> Result<(), Failure> {
+    let name = input.name().to_string();
+    match ArtifactKind::sniff(input.head()) {
+        ArtifactKind::Text => {
+            let mut scan_options = ScanOptions::default();
+            // Arguments cost memory on huge dumps; keep them only to show.
+            scan_options.keep_args = args.args;
+            let dump = crate::input::scan_text(input, &scan_options)?;
+            if dump.traces.is_empty() {
+                evidence.unusable.push(format!(
+                    "{name}: no Go panic, fatal error, goroutine dump or race report in {} line{}",
+                    dump.lines,
+                    if dump.lines == 1 { "" } else { "s" }
+                ));
+            }
+            evidence.texts.push((name, dump));
+        }
+        ArtifactKind::Pprof | ArtifactKind::LegacyTextProfile | ArtifactKind::LegacyCpuProfile => {
+            evidence.profiles.push((name, load_profile(input)?));
+        }
+        ArtifactKind::ElfExecutable => evidence.binaries.push((name, input.into_bytes()?)),
+        other => evidence.unusable.push(format!(
+            "{name}: {} is not something `analyze` reads yet",
+            describe(other)
+        )),
+    }
+    Ok(())
+}
+
+fn load_profile(input: Input) -> Result<Profile, Failure> {
+    let name = input.name().to_string();
+    let bytes = input.into_bytes()?;
+    Profile::decode(&bytes).map_err(|e| Failure::bad_input(anyhow!("{name}: {e}")))
+}
+
+/// What the executable tells about this crash.
+fn binary_facts(name: &str, binary: &Binary<'_>, report: &Report) -> BinaryFacts {
+    let summary = binary.summary();
+    let info = binary.build_info().ok();
+    let mut facts = BinaryFacts {
+        name: name.to_string(),
+        arch: summary.arch.to_string(),
+        pie: summary.pie,
+        stripped: summary.stripped,
+        dwarf_version: summary.dwarf_version,
+        functions: summary.functions,
+        ..BinaryFacts::default()
+    };
+    if let Some(info) = &info {
+        facts.go_version = Some(info.go_version.clone());
+        facts.package_path = Some(info.path.clone()).filter(|p| !p.is_empty());
+        facts.main_module = info
+            .main
+            .as_ref()
+            .map(|m| (m.path.clone(), m.version.clone()));
+        facts.deps = info.deps.iter().map(|d| d.path.clone()).collect();
+        facts.settings = info
+            .settings
+            .iter()
+            .map(|s| (s.key.clone(), s.value.clone()))
+            .collect();
+    }
+    if let Some(crash) = &report.crash {
+        if let Some(pc) = crash.signal.as_ref().and_then(|s| s.pc) {
+            if let Ok(frames) = binary.resolve_signal_pc(pc) {
+                facts.signal_frames = frames
+                    .iter()
+                    .map(|f| FrameView {
+                        function: f.function.to_string(),
+                        file: Some(f.file.to_string()),
+                        line: f.line,
+                        offset: (!f.inlined).then_some(f.offset as u32),
+                        inlined: f.inlined,
+                        args: None,
+                        role: FrameRole::User,
+                        parent_goroutine: None,
+                    })
+                    .collect();
+            }
+        }
+        if let Some(c) = &crash.culprit {
+            // An inlined culprit has no function of its own in the table.
+            if !c.inlined {
+                facts.has_culprit = binary.func_by_name(&c.function).ok().map(|f| f.is_some());
+            }
+        }
+    }
+    facts
 }
 
 fn describe(kind: ArtifactKind) -> &'static str {

@@ -4,10 +4,10 @@
 //! (addresses → functions, files, lines, inlined chains) and `funcs` (the
 //! function table). JSON schemas: docs/json-binary.md.
 
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 
 use anyhow::{Context, anyhow};
-use gosleuth_gobin::{Binary, Frame, Module, Summary};
+use gosleuth_gobin::{Binary, Module, Summary};
 
 use crate::cli::Format;
 use crate::failure::{CmdResult, Failure};
@@ -322,11 +322,20 @@ fn funcs(exe: &str, pattern: Option<&str>, out: &mut Output) -> CmdResult {
 
 // ---------------------------------------------------------------- symbolize
 
-/// Addresses are handled in chunks. Within a chunk they are sorted, split
-/// among threads, symbolized and formatted in address order (neighbours
-/// share a function: its decoded tables and names stay in cache), then the
-/// formatted entries are written in input order.
-const CHUNK: usize = 1 << 17;
+/// Addresses are handled in batches of up to `BATCH` (a whole input of a
+/// million addresses is one batch). A batch is sorted (radix sort), split
+/// among threads and resolved in address order: each function's tables are
+/// decoded once per batch and addresses with equal frames share a chain
+/// (`gosleuth_gobin::Chains`). Then the entries are formatted from their
+/// chains in input order, in blocks formatted in parallel and written
+/// while the next blocks are formatted.
+const BATCH: usize = 1 << 20;
+
+/// Addresses per formatted block.
+const BLOCK: usize = 1 << 13;
+
+/// Bytes asked of standard input per read.
+const READ: usize = 1 << 20;
 
 fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
     let bytes = open(exe)?;
@@ -337,245 +346,478 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
         .map_err(Failure::bad_input)?;
     // The output is plain text or JSON without colour codes and can be
     // hundreds of megabytes: write it to stdout directly rather than
-    // through the colour-stripping stream of `Output`.
+    // through the colour-stripping stream of `Output`, in large blocks.
     out.writer().flush()?;
     let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let mut state = Emit {
-        json: matches!(out.format, Format::Json),
-        written: 0,
-        errors: 0,
-        pool: Vec::new(),
-    };
-    if state.json {
-        w.write_all(b"[")?;
+    let mut run = Run::new(tab, matches!(out.format, Format::Json));
+    if run.json {
+        (&stdout).write_all(b"[")?;
     }
+    let mut lines = Lines::default();
     if !addrs.is_empty() {
-        for chunk in addrs.chunks(CHUNK) {
-            let lines: Vec<&[u8]> = chunk.iter().map(|s| s.as_bytes()).collect();
-            state.chunk(tab, &lines, &mut w)?;
+        for chunk in addrs.chunks(BATCH) {
+            lines.clear();
+            for a in chunk {
+                lines.push(a.as_bytes());
+            }
+            run.batch(&lines, &stdout)?;
         }
     } else {
-        let stdin = std::io::stdin();
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, stdin.lock());
-        let mut text: Vec<u8> = Vec::with_capacity(CHUNK * 12);
-        let mut ends: Vec<usize> = Vec::with_capacity(CHUNK);
+        let mut stdin = std::io::stdin().lock();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut pos = 0;
+        let mut eof = false;
         loop {
-            let before = text.len();
-            let n = reader
-                .read_until(b'\n', &mut text)
-                .context("reading addresses from standard input")
-                .map_err(Failure::bad_input)?;
-            if n > 0 {
-                if text[before..].trim_ascii().is_empty() {
-                    text.truncate(before);
+            // The complete lines in buf[pos..].
+            while lines.len() < BATCH {
+                let rest = &buf[pos..];
+                if let Some((pc, n)) = fast_line(rest) {
+                    lines.pcs.push(pc);
+                    pos += n;
+                } else if let Some(k) = rest.iter().position(|&c| c == b'\n') {
+                    lines.push_line(&rest[..=k]);
+                    pos += k + 1;
                 } else {
-                    ends.push(text.len());
+                    break;
                 }
             }
-            if ends.len() == CHUNK || (n == 0 && !ends.is_empty()) {
-                let mut start = 0;
-                let lines: Vec<&[u8]> = ends
-                    .iter()
-                    .map(|&e| {
-                        let l = &text[start..e];
-                        start = e;
-                        l
-                    })
-                    .collect();
-                state.chunk(tab, &lines, &mut w)?;
-                text.clear();
-                ends.clear();
+            if lines.len() == BATCH {
+                run.batch(&lines, &stdout)?;
+                lines.clear();
+                continue;
             }
-            if n == 0 {
+            if eof {
+                lines.push_line(&buf[pos..]);
+                if lines.len() > 0 {
+                    run.batch(&lines, &stdout)?;
+                }
                 break;
             }
+            // Keep the partial line, read more.
+            buf.drain(..pos);
+            pos = 0;
+            let old = buf.len();
+            buf.resize(old + READ, 0);
+            let n = loop {
+                match stdin.read(&mut buf[old..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => {
+                        break r
+                            .context("reading addresses from standard input")
+                            .map_err(Failure::bad_input)?;
+                    }
+                }
+            };
+            buf.truncate(old + n);
+            eof = n == 0;
         }
     }
-    if state.json {
-        w.write_all(b"\n]\n")?;
+    if run.json {
+        (&stdout).write_all(b"\n]\n")?;
     }
-    w.flush()?;
-    if state.errors > 0 {
+    (&stdout).flush()?;
+    if run.errors > 0 {
         warn(format!(
             "{} address(es) could not be parsed or resolved",
-            state.errors
+            run.errors
         ));
     }
     Ok(())
 }
 
-struct Emit {
+/// The input entries of one batch.
+#[derive(Default)]
+struct Lines {
+    /// The address of each entry (0 for unparsable ones).
+    pcs: Vec<u64>,
+    /// Unparsable entries in input order: index, and their trimmed text
+    /// as a range of `bad_text`.
+    bad: Vec<(u32, u32, u32)>,
+    bad_text: Vec<u8>,
+}
+
+impl Lines {
+    fn len(&self) -> usize {
+        self.pcs.len()
+    }
+
+    fn clear(&mut self) {
+        self.pcs.clear();
+        self.bad.clear();
+        self.bad_text.clear();
+    }
+
+    /// A line of standard input (newline included, if any); blank lines
+    /// are skipped.
+    fn push_line(&mut self, line: &[u8]) {
+        if !line.trim_ascii().is_empty() {
+            self.push(line);
+        }
+    }
+
+    /// One address as given.
+    fn push(&mut self, text: &[u8]) {
+        let text = text.trim_ascii();
+        match parse_addr(text) {
+            Some(pc) => self.pcs.push(pc),
+            None => {
+                let start = self.bad_text.len() as u32;
+                self.bad_text.extend_from_slice(text);
+                self.bad
+                    .push((self.pcs.len() as u32, start, self.bad_text.len() as u32));
+                self.pcs.push(0);
+            }
+        }
+    }
+}
+
+/// The common line: `0x` and 1 to 16 lower- or upper-case hex digits, then
+/// a newline. Returns the address and the bytes used.
+#[inline]
+fn fast_line(s: &[u8]) -> Option<(u64, usize)> {
+    if s.len() < 4 || s[0] != b'0' || s[1] | 0x20 != b'x' {
+        return None;
+    }
+    let mut v = 0u64;
+    let mut i = 2;
+    while i < s.len().min(18) {
+        let c = s[i];
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => break,
+        };
+        v = v << 4 | u64::from(d);
+        i += 1;
+    }
+    (i > 2 && s.get(i) == Some(&b'\n')).then_some((v, i + 1))
+}
+
+/// State and reusable buffers of one `symbolize` run.
+struct Run<'t, 'a> {
+    tab: &'t gosleuth_gobin::Pclntab<'a>,
     json: bool,
     /// Entries written so far (for JSON commas).
     written: usize,
     errors: usize,
-    /// Output buffers of the previous chunk, one per part.
-    pool: Vec<Vec<u8>>,
+    /// Sort keys: `(pc - min) << index_bits | index`, and scratch.
+    keys: Vec<u64>,
+    scratch: Vec<u64>,
+    /// Sort keys when addresses span too much for `keys`.
+    pairs: Vec<(u64, u32)>,
+    /// Chain id of each entry of the batch, in input order.
+    slots: Vec<u32>,
+    chains: gosleuth_gobin::Chains<'a>,
+    /// What each thread resolved: its chains, and a chain id per address
+    /// in sorted order.
+    parts: Vec<(gosleuth_gobin::Chains<'a>, Vec<u32>)>,
+    /// Output buffers: being written, and free.
+    bufs: Vec<Vec<u8>>,
 }
 
-/// What one thread made of its run of addresses: the formatted entries,
-/// where each input line's entry is, and how many failed.
-type Part = (Vec<u8>, Vec<(u32, Span)>, usize);
+impl<'t, 'a> Run<'t, 'a> {
+    fn new(tab: &'t gosleuth_gobin::Pclntab<'a>, json: bool) -> Self {
+        Run {
+            tab,
+            json,
+            written: 0,
+            errors: 0,
+            keys: Vec::new(),
+            scratch: Vec::new(),
+            pairs: Vec::new(),
+            slots: Vec::new(),
+            chains: gosleuth_gobin::Chains::new(),
+            parts: Vec::new(),
+            bufs: Vec::new(),
+        }
+    }
 
-/// Where the formatted entry of one input line is: the part (thread) that
-/// made it and its byte range in that part's buffer.
-#[derive(Clone, Copy, Default)]
-struct Span {
-    part: u32,
-    start: u32,
-    end: u32,
-}
-
-impl Emit {
-    fn chunk(
-        &mut self,
-        tab: &gosleuth_gobin::Pclntab<'_>,
-        lines: &[&[u8]],
-        w: &mut dyn Write,
-    ) -> CmdResult {
+    fn batch(&mut self, lines: &Lines, out: &std::io::Stdout) -> CmdResult {
         use rayon::prelude::*;
-        // (address, input index); unparsable lines sort last.
-        let mut order: Vec<(u64, u32)> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (parse_addr(l).map_or(u64::MAX, |pc| pc), i as u32))
-            .collect();
-        order.sort_unstable();
+        let n = lines.len();
         let threads = rayon::current_num_threads().max(1);
-        let per = order.len().div_ceil(threads).max(1);
-        let json = self.json;
-        let mut pool = std::mem::take(&mut self.pool);
-        pool.resize_with(order.len().div_ceil(per), Vec::new);
-        let parts: Vec<Part> = order
-            .par_chunks(per)
-            .zip(pool.into_par_iter())
-            .enumerate()
-            .map(|(part, (run, mut buf))| {
-                let mut sym = gosleuth_gobin::Symbolizer::new(tab);
-                let mut frames = Vec::with_capacity(8);
-                buf.clear();
-                let mut spans = Vec::with_capacity(run.len());
-                let mut errors = 0;
-                for &(pc, i) in run {
-                    // u64::MAX marks unparsable lines (and 0xffffffffffffffff).
-                    // The line itself is read only then: it is far away in
-                    // memory, the address is not.
-                    let (pc, raw) = if pc == u64::MAX {
-                        let raw = lines[i as usize].trim_ascii();
-                        (parse_addr(raw), raw)
-                    } else {
-                        (Some(pc), &b""[..])
-                    };
-                    frames.clear();
-                    let failed = match pc {
-                        Some(pc) => sym.frames_into(pc, &mut frames).is_err(),
-                        None => false,
-                    };
-                    let bad = pc.is_none() || failed;
-                    errors += usize::from(bad);
-                    let start = buf.len() as u32;
-                    if json {
-                        json_entry(&mut buf, raw, pc, &frames, bad);
-                    } else {
-                        text_entry(&mut buf, raw, pc, &frames);
-                    }
-                    let end = buf.len() as u32;
-                    spans.push((
-                        i,
-                        Span {
-                            part: part as u32,
-                            start,
-                            end,
-                        },
-                    ));
+        self.parts
+            .resize_with(threads, || (gosleuth_gobin::Chains::new(), Vec::new()));
+        let (mut lo, mut hi) = (u64::MAX, 0);
+        let mut bad = lines.bad.iter().peekable();
+        for (i, &pc) in lines.pcs.iter().enumerate() {
+            if bad.next_if(|b| b.0 as usize == i).is_none() {
+                lo = lo.min(pc);
+                hi = hi.max(pc);
+            }
+        }
+        let index_bits = u64::BITS - (n.max(2) as u64 - 1).leading_zeros();
+        let span_bits = u64::BITS - hi.saturating_sub(lo).leading_zeros();
+        let packed = index_bits + span_bits <= u64::BITS;
+        // Sort, then resolve each thread's share in address order.
+        let per = n.div_ceil(threads).max(1);
+        let tab = self.tab;
+        for (chains, ids) in &mut self.parts {
+            chains.clear();
+            ids.clear();
+        }
+        self.keys.clear();
+        self.pairs.clear();
+        let mut bad = lines.bad.iter().peekable();
+        if packed {
+            for (i, &pc) in lines.pcs.iter().enumerate() {
+                if bad.next_if(|b| b.0 as usize == i).is_none() {
+                    self.keys.push((pc - lo) << index_bits | i as u64);
                 }
-                (buf, spans, errors)
-            })
+            }
+            radix_sort(
+                &mut self.keys,
+                &mut self.scratch,
+                index_bits,
+                index_bits + span_bits,
+            );
+            self.keys
+                .par_chunks(per)
+                .zip(self.parts.par_iter_mut())
+                .for_each(|(keys, (chains, ids))| {
+                    let pcs = keys.iter().map(|k| lo + (k >> index_bits));
+                    gosleuth_gobin::Symbolizer::new(tab).resolve(pcs, chains, ids);
+                });
+        } else {
+            for (i, &pc) in lines.pcs.iter().enumerate() {
+                if bad.next_if(|b| b.0 as usize == i).is_none() {
+                    self.pairs.push((pc, i as u32));
+                }
+            }
+            self.pairs.par_sort_unstable();
+            self.pairs
+                .par_chunks(per)
+                .zip(self.parts.par_iter_mut())
+                .for_each(|(pairs, (chains, ids))| {
+                    let pcs = pairs.iter().map(|p| p.0);
+                    gosleuth_gobin::Symbolizer::new(tab).resolve(pcs, chains, ids);
+                });
+        }
+        // One numbering of chains; each entry's chain in input order.
+        self.chains.clear();
+        self.slots.clear();
+        self.slots.resize(n, gosleuth_gobin::Chains::NONE);
+        let index_mask = (1u64 << index_bits) - 1;
+        for (k, (chains, ids)) in self.parts.iter_mut().enumerate() {
+            let base = self.chains.append(chains);
+            let from = k * per;
+            let mut set = |i: usize, id: u32| {
+                if id != gosleuth_gobin::Chains::NONE {
+                    self.slots[i] = base + id;
+                }
+            };
+            if packed {
+                for (key, &id) in self.keys[from.min(self.keys.len())..]
+                    .iter()
+                    .zip(ids.iter())
+                {
+                    set((key & index_mask) as usize, id);
+                }
+            } else {
+                for (p, &id) in self.pairs[from.min(self.pairs.len())..]
+                    .iter()
+                    .zip(ids.iter())
+                {
+                    set(p.1 as usize, id);
+                }
+            }
+        }
+        // Format blocks in parallel, write each group of blocks while the
+        // next one is formatted.
+        let group = 2 * threads;
+        let blocks: Vec<std::ops::Range<usize>> = (0..n)
+            .step_by(BLOCK)
+            .map(|s| s..(s + BLOCK).min(n))
             .collect();
-        let mut spans = vec![Span::default(); lines.len()];
-        for (_, s, errors) in &parts {
-            self.errors += errors;
-            for &(i, span) in s {
-                spans[i as usize] = span;
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        let fmt = Formatter {
+            json: self.json,
+            written: self.written,
+            lines,
+            slots: &self.slots,
+            chains: &self.chains,
+        };
+        for blocks in blocks.chunks(group) {
+            let mut current: Vec<(Vec<u8>, usize)> = blocks
+                .iter()
+                .map(|_| (self.bufs.pop().unwrap_or_default(), 0))
+                .collect();
+            let (written, ()) = rayon::join(
+                || pending.iter().try_for_each(|b| (&*out).write_all(b)),
+                || {
+                    current.par_iter_mut().zip(blocks.par_iter()).for_each(
+                        |((buf, errors), range)| {
+                            buf.clear();
+                            *errors = fmt.block(range.clone(), buf);
+                        },
+                    )
+                },
+            );
+            written?;
+            self.bufs.append(&mut pending);
+            for (buf, errors) in current {
+                self.errors += errors;
+                pending.push(buf);
             }
         }
-        for s in &spans {
-            if json {
-                w.write_all(if self.written == 0 { b"\n" } else { b",\n" })?;
-            }
-            self.written += 1;
-            w.write_all(&parts[s.part as usize].0[s.start as usize..s.end as usize])?;
+        for b in &pending {
+            (&*out).write_all(b)?;
         }
-        // Keep the buffers: fresh ones cost a page fault per 4 KiB.
-        self.pool = parts.into_iter().map(|p| p.0).collect();
+        self.bufs.append(&mut pending);
+        self.written += n;
         Ok(())
     }
 }
 
-fn json_entry(b: &mut Vec<u8>, raw: &[u8], pc: Option<u64>, frames: &[Frame<'_>], bad: bool) {
-    b.extend_from_slice(b"{\"address\":\"");
-    match pc {
-        Some(pc) => push_hex(b, pc),
-        None => json_escape_into(b, &String::from_utf8_lossy(raw)),
-    }
-    b.extend_from_slice(b"\",\"frames\":[");
-    for (k, f) in frames.iter().enumerate() {
-        if k > 0 {
-            b.push(b',');
+/// Formats entries of a batch from their chains.
+struct Formatter<'r, 'a> {
+    json: bool,
+    /// Entries written before the batch.
+    written: usize,
+    lines: &'r Lines,
+    slots: &'r [u32],
+    chains: &'r gosleuth_gobin::Chains<'a>,
+}
+
+impl Formatter<'_, '_> {
+    /// Appends the entries `range` to `b`; returns how many are errors.
+    fn block(&self, range: std::ops::Range<usize>, b: &mut Vec<u8>) -> usize {
+        let bad = &self.lines.bad;
+        let mut bad = bad[bad.partition_point(|x| (x.0 as usize) < range.start)..]
+            .iter()
+            .peekable();
+        let mut errors = 0;
+        let mut hex = [0u8; 18];
+        for i in range {
+            if self.json {
+                b.extend_from_slice(if self.written + i == 0 { b"\n" } else { b",\n" });
+            }
+            if let Some(&(_, s, e)) = bad.next_if(|x| x.0 as usize == i) {
+                let raw = &self.lines.bad_text[s as usize..e as usize];
+                errors += 1;
+                if self.json {
+                    b.extend_from_slice(b"{\"address\":\"");
+                    json_escape_into(b, &String::from_utf8_lossy(raw));
+                    b.extend_from_slice(
+                        b"\",\"frames\":[],\"error\":\"not a hexadecimal address\"}",
+                    );
+                } else {
+                    b.extend_from_slice(raw);
+                    b.extend_from_slice(b" ?\n");
+                }
+                continue;
+            }
+            let pc = self.lines.pcs[i];
+            let addr = format_hex(&mut hex, pc);
+            let chain = self.chains.get(self.slots[i]);
+            errors += usize::from(chain.is_some_and(|c| c.corrupted));
+            if self.json {
+                json_entry(b, addr, pc, chain);
+            } else {
+                text_entry(b, addr, pc, chain);
+            }
         }
-        b.extend_from_slice(b"{\"function\":\"");
+        errors
+    }
+}
+
+fn json_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobin::Chain<'_, '_>>) {
+    b.extend_from_slice(b"{\"address\":\"");
+    b.extend_from_slice(addr);
+    b.extend_from_slice(b"\",\"frames\":[");
+    let Some(chain) = chain else {
+        b.extend_from_slice(b"]}");
+        return;
+    };
+    let mut dec = [0u8; 20];
+    let offset = format_dec(&mut dec, pc.wrapping_sub(chain.entry));
+    for (k, f) in chain.frames.iter().enumerate() {
+        b.extend_from_slice(if k > 0 {
+            b",{\"function\":\""
+        } else {
+            b"{\"function\":\""
+        });
         json_escape_into(b, f.function);
         b.extend_from_slice(b"\",\"file\":\"");
         json_escape_into(b, f.file);
         b.extend_from_slice(b"\",\"line\":");
         push_dec(b, u64::from(f.line));
         b.extend_from_slice(b",\"offset\":");
-        push_dec(b, f.offset);
-        if f.inlined {
-            b.extend_from_slice(b",\"inlined\":true");
-        }
-        b.push(b'}');
+        b.extend_from_slice(offset);
+        b.extend_from_slice(if f.inlined {
+            b",\"inlined\":true}"
+        } else {
+            b"}"
+        });
     }
     b.push(b']');
-    if bad {
-        b.extend_from_slice(b",\"error\":\"");
-        b.extend_from_slice(if pc.is_none() {
-            b"not a hexadecimal address"
-        } else {
-            b"corrupted function table entry"
-        });
-        b.push(b'"');
+    if chain.corrupted {
+        b.extend_from_slice(b",\"error\":\"corrupted function table entry\"");
     }
     b.push(b'}');
 }
 
-fn text_entry(b: &mut Vec<u8>, raw: &[u8], pc: Option<u64>, frames: &[Frame<'_>]) {
-    let push_addr = |b: &mut Vec<u8>| match pc {
-        Some(pc) => push_hex(b, pc),
-        None => b.extend_from_slice(raw),
-    };
+fn text_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobin::Chain<'_, '_>>) {
+    let frames = chain.map_or(&[][..], |c| c.frames);
     if frames.is_empty() {
-        push_addr(b);
+        b.extend_from_slice(addr);
         b.extend_from_slice(b" ?\n");
         return;
     }
+    let entry = chain.map_or(pc, |c| c.entry);
+    let mut hex = [0u8; 18];
+    let offset = format_hex(&mut hex, pc.wrapping_sub(entry));
     for f in frames {
-        push_addr(b);
+        b.extend_from_slice(addr);
         b.push(b' ');
         b.extend_from_slice(f.function.as_bytes());
         if !f.inlined {
             b.push(b'+');
-            push_hex(b, f.offset);
+            b.extend_from_slice(offset);
         }
         b.push(b' ');
         b.extend_from_slice(f.file.as_bytes());
         b.push(b':');
         push_dec(b, u64::from(f.line));
-        if f.inlined {
-            b.extend_from_slice(b" (inlined)");
+        b.extend_from_slice(if f.inlined { b" (inlined)\n" } else { b"\n" });
+    }
+}
+
+/// Sorts `keys` by their bits `lo..hi` (a stable LSD radix sort, digits of
+/// up to 11 bits), with `scratch` as the second buffer.
+fn radix_sort(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, lo: u32, hi: u32) {
+    let bits = hi.saturating_sub(lo);
+    if bits == 0 || keys.len() < 2 {
+        return;
+    }
+    let passes = bits.div_ceil(11);
+    let width = bits.div_ceil(passes);
+    let buckets = 1usize << width;
+    let mask = (buckets - 1) as u64;
+    let mut counts = vec![0usize; buckets * passes as usize];
+    for &k in keys.iter() {
+        for p in 0..passes {
+            let d = ((k >> (lo + p * width)) & mask) as usize;
+            counts[p as usize * buckets + d] += 1;
         }
-        b.push(b'\n');
+    }
+    scratch.clear();
+    scratch.resize(keys.len(), 0);
+    for (p, counts) in counts.chunks_mut(buckets).enumerate() {
+        let shift = lo + p as u32 * width;
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            let v = *c;
+            *c = sum;
+            sum += v;
+        }
+        for &k in keys.iter() {
+            let d = ((k >> shift) & mask) as usize;
+            scratch[counts[d]] = k;
+            counts[d] += 1;
+        }
+        std::mem::swap(keys, scratch);
     }
 }
 
@@ -601,31 +843,36 @@ fn parse_addr(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-fn push_hex(b: &mut Vec<u8>, v: u64) {
+/// `v` as `0x` and lower-case hex digits, in `buf`.
+fn format_hex(buf: &mut [u8; 18], v: u64) -> &[u8] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    b.extend_from_slice(b"0x");
-    let n = if v == 0 {
-        1
-    } else {
-        (64 - v.leading_zeros()).div_ceil(4)
-    };
-    for i in (0..n).rev() {
-        b.push(DIGITS[((v >> (i * 4)) & 0xf) as usize]);
+    let n = (u64::BITS - v.leading_zeros()).max(1).div_ceil(4) as usize;
+    buf[0] = b'0';
+    buf[1] = b'x';
+    for (i, d) in buf[2..2 + n].iter_mut().enumerate() {
+        *d = DIGITS[((v >> ((n - 1 - i) * 4)) & 0xf) as usize];
     }
+    &buf[..2 + n]
 }
 
-fn push_dec(b: &mut Vec<u8>, mut v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
+/// `v` in decimal, in `buf`.
+fn format_dec(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut i = buf.len();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
+        buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    b.extend_from_slice(&tmp[i..]);
+    &buf[i..]
+}
+
+#[inline]
+fn push_dec(b: &mut Vec<u8>, v: u64) {
+    let mut tmp = [0u8; 20];
+    b.extend_from_slice(format_dec(&mut tmp, v));
 }
 
 fn json_escape_into(b: &mut Vec<u8>, s: &str) {
@@ -658,9 +905,12 @@ mod tests {
     #[test]
     fn formats_numbers_and_escapes() {
         let mut b = Vec::new();
-        push_hex(&mut b, 0);
+        let mut hex = [0u8; 18];
+        b.extend_from_slice(format_hex(&mut hex, 0));
         b.push(b' ');
-        push_hex(&mut b, 0x4a1b2c);
+        b.extend_from_slice(format_hex(&mut hex, 0x4a1b2c));
+        b.push(b' ');
+        b.extend_from_slice(format_hex(&mut hex, u64::MAX));
         b.push(b' ');
         push_dec(&mut b, 0);
         b.push(b' ');
@@ -669,7 +919,7 @@ mod tests {
         json_escape_into(&mut b, "a\"b\\c\n");
         assert_eq!(
             String::from_utf8(b).unwrap(),
-            "0x0 0x4a1b2c 0 1234567 a\\\"b\\\\c\\u000a"
+            "0x0 0x4a1b2c 0xffffffffffffffff 0 1234567 a\\\"b\\\\c\\u000a"
         );
     }
 

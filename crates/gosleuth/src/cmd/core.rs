@@ -21,7 +21,10 @@ use crate::input::{Bytes, Input};
 use crate::output::Output;
 
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = false, subcommand_precedence_over_arg = true)]
+#[command(
+    args_conflicts_with_subcommands = false,
+    subcommand_precedence_over_arg = true
+)]
 pub struct Args {
     /// The executable that dumped core (the very same build).
     #[arg(value_name = "EXE")]
@@ -138,9 +141,9 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
             let (frame, expr) = match pa.as_slice() {
                 [e] => (None, e.clone()),
                 [g, f, e] => {
-                    let g = g
-                        .parse::<u64>()
-                        .map_err(|_| Failure::bad_input(anyhow!("goroutine id {g:?} is not a number")))?;
+                    let g = g.parse::<u64>().map_err(|_| {
+                        Failure::bad_input(anyhow!("goroutine id {g:?} is not a number"))
+                    })?;
                     let f = f
                         .parse::<usize>()
                         .map_err(|_| Failure::bad_input(anyhow!("frame {f:?} is not a number")))?;
@@ -221,7 +224,12 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
         Ok(())
     }
 
-    fn summary(&self, format: gosleuth_render::Format, colored: bool, out: &mut Output) -> CmdResult {
+    fn summary(
+        &self,
+        format: gosleuth_render::Format,
+        colored: bool,
+        out: &mut Output,
+    ) -> CmdResult {
         let crash = self.p.crash().map_err(bad)?;
         let gs = self.goroutines_list()?;
         // Group by state and stack; only distinct stacks are kept.
@@ -234,7 +242,8 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
             created_by: Option<FrameView>,
         }
         let mut groups: Vec<Group<'d>> = Vec::new();
-        let mut index: HashMap<(String, bool, Vec<(&'d str, &'d str, u32, bool, u64)>), usize> = HashMap::new();
+        let mut index: HashMap<(String, bool, Vec<(&'d str, &'d str, u32, bool, u64)>), usize> =
+            HashMap::new();
         let mut states: HashMap<String, u64> = HashMap::new();
         let mut crashing_stack: Option<(usize, Stack<'d>)> = None;
         self.unwind_all(gs, |g, stack| {
@@ -341,7 +350,12 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
         Ok(())
     }
 
-    fn goroutines(&self, format: gosleuth_render::Format, colored: bool, out: &mut Output) -> CmdResult {
+    fn goroutines(
+        &self,
+        format: gosleuth_render::Format,
+        colored: bool,
+        out: &mut Output,
+    ) -> CmdResult {
         let gs = self.goroutines_list()?;
         let info = self.info();
         let mut w = render::GoroutineListWriter::begin(&info, format, colored, out.writer())?;
@@ -367,7 +381,13 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
         Ok((g, stack))
     }
 
-    fn bt(&self, goid: u64, format: gosleuth_render::Format, colored: bool, out: &mut Output) -> CmdResult {
+    fn bt(
+        &self,
+        goid: u64,
+        format: gosleuth_render::Format,
+        colored: bool,
+        out: &mut Output,
+    ) -> CmdResult {
         let (g, stack) = self.stack_of(goid)?;
         let created = self.p.created_by(g);
         let gs = GoroutineStack {
@@ -409,7 +429,15 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
             created_by: created.as_ref(),
             thread: self.thread_id(g),
         };
-        render::write_locals(&self.info(), &gs, frame, &vars, format, colored, out.writer())?;
+        render::write_locals(
+            &self.info(),
+            &gs,
+            frame,
+            &vars,
+            format,
+            colored,
+            out.writer(),
+        )?;
         Ok(())
     }
 
@@ -427,7 +455,10 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
             Some((goid, f)) => {
                 let (_, stack) = self.stack_of(goid)?;
                 if f >= stack.frames.len() {
-                    return Err(bad(format!("goroutine {goid} has {} frames", stack.frames.len())));
+                    return Err(bad(format!(
+                        "goroutine {goid} has {} frames",
+                        stack.frames.len()
+                    )));
                 }
                 ins.eval(Some((&stack, f)), &e).map_err(bad)?
             }
@@ -494,7 +525,11 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
         Ok(())
     }
 
-    fn reload_map(&self, ins: &Inspector<'_, 't, 'd>, m: &gosleuth_target::MapSummary) -> Option<MapValue> {
+    fn reload_map(
+        &self,
+        ins: &Inspector<'_, 't, 'd>,
+        m: &gosleuth_target::MapSummary,
+    ) -> Option<MapValue> {
         let e = gosleuth_target::parse_expr(&m.expr).ok();
         let v = match (m.frame, e) {
             (Some((goid, f)), Some(e)) => {
@@ -507,14 +542,21 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
         v.and_then(|v| v.as_map().cloned())
     }
 
-    fn threads(&self, format: gosleuth_render::Format, colored: bool, out: &mut Output) -> CmdResult {
+    fn threads(
+        &self,
+        format: gosleuth_render::Format,
+        colored: bool,
+        out: &mut Output,
+    ) -> CmdResult {
         let mut cache = UnwindCache::new();
         let infos = self.p.threads();
         let gs = self.p.goroutines().unwrap_or(&[]);
         let rows: Vec<_> = infos
             .iter()
             .map(|t| {
-                let stack = self.p.unwind_thread(t.index, &mut cache, UnwindOptions::default());
+                let stack = self
+                    .p
+                    .unwind_thread(t.index, &mut cache, UnwindOptions::default());
                 let goid = t
                     .curg()
                     .and_then(|a| gs.iter().find(|g| g.addr == a))

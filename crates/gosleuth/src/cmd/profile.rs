@@ -114,6 +114,12 @@ pub struct Common {
     /// tried as they are).
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
+
+    /// The Go executable the profile was taken from: symbolizes locations
+    /// that carry only addresses (profiles from perf, eBPF agents, old Go),
+    /// matched by build ID or file name.
+    #[arg(long, value_name = "EXE")]
+    pub binary: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -243,8 +249,8 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
             let Some(base) = &common.base else {
                 return Err(Failure::bad_input(anyhow!("diff needs --base OLD")));
             };
-            let new = load_all(&common.profiles)?;
-            let base = load(base)?;
+            let new = load_all(&common.profiles, common.binary.as_deref())?;
+            let base = load(base, common.binary.as_deref())?;
             let r = gosleuth_pprof::diff::diff(new, base, &options(&common)?, common.normalize)
                 .map_err(|e| Failure::bad_input(anyhow!(e)))?;
             render::write_diff(&r, limit, out.render_format(), out.writer())?;
@@ -261,23 +267,39 @@ fn compile(regex: &str) -> Result<regex::Regex, Failure> {
         .map_err(Failure::bad_input)
 }
 
-/// Reads and decodes one profile.
-fn load(path: &str) -> Result<Profile, Failure> {
+/// Reads and decodes one profile, symbolizing it with `binary` when given.
+fn load(path: &str, binary: Option<&Path>) -> Result<Profile, Failure> {
     let input = Input::open(path)?;
     let name = input.name().to_string();
     let bytes = input.into_bytes()?;
-    Profile::decode(&bytes)
+    let mut profile = Profile::decode(&bytes)
         .with_context(|| name.clone())
-        .map_err(Failure::bad_input)
+        .map_err(Failure::bad_input)?;
+    if let Some(exe) = binary {
+        let exe_name = exe.display().to_string();
+        let exe_bytes = Input::open(&exe_name)?.into_bytes()?;
+        let bin = gosleuth_gobin::Binary::parse(&exe_bytes)
+            .with_context(|| format!("{exe_name} is not a readable executable"))
+            .map_err(Failure::bad_input)?;
+        let sym = crate::symbols::BinarySymbolizer::new(&bin, &exe_name, &profile);
+        let stats = gosleuth_pprof::symbolize::symbolize(&mut profile, &sym);
+        if stats.unknown > 0 || stats.symbolized == 0 {
+            crate::output::warn(format!(
+                "{name}: {} locations symbolized with {exe_name}, {} unknown",
+                stats.symbolized, stats.unknown
+            ));
+        }
+    }
+    Ok(profile)
 }
 
 /// Reads the profiles, in parallel when there are several.
-fn load_all(paths: &[String]) -> Result<Profile, Failure> {
+fn load_all(paths: &[String], binary: Option<&Path>) -> Result<Profile, Failure> {
     let profiles: Vec<Result<Profile, Failure>> = if paths.len() > 1 {
         use rayon::prelude::*;
-        paths.par_iter().map(|p| load(p)).collect()
+        paths.par_iter().map(|p| load(p, binary)).collect()
     } else {
-        paths.iter().map(|p| load(p)).collect()
+        paths.iter().map(|p| load(p, binary)).collect()
     };
     let profiles: Vec<Profile> = profiles.into_iter().collect::<Result<_, _>>()?;
     gosleuth_pprof::combine(profiles, None, BaseOptions::default())
@@ -290,15 +312,18 @@ fn load_combined(c: &Common, with_base: bool) -> Result<Profile, Failure> {
     let mut profiles: Vec<Profile> = Vec::with_capacity(paths.len());
     if paths.len() > 1 {
         use rayon::prelude::*;
-        let loaded: Vec<Result<Profile, Failure>> = paths.par_iter().map(|p| load(p)).collect();
+        let loaded: Vec<Result<Profile, Failure>> = paths
+            .par_iter()
+            .map(|p| load(p, c.binary.as_deref()))
+            .collect();
         for p in loaded {
             profiles.push(p?);
         }
     } else {
-        profiles.push(load(&paths[0])?);
+        profiles.push(load(&paths[0], c.binary.as_deref())?);
     }
     let base = match (&c.base, with_base) {
-        (Some(b), true) => Some(load(b)?),
+        (Some(b), true) => Some(load(b, c.binary.as_deref())?),
         _ => None,
     };
     gosleuth_pprof::combine(
@@ -378,7 +403,7 @@ fn flame(
     let unit = q.sample_unit();
     let base_stacks = match &common.base {
         Some(b) => {
-            let base = load(b)?;
+            let base = load(b, common.binary.as_deref())?;
             let mut base = gosleuth_pprof::combine(vec![base], None, BaseOptions::default())
                 .map_err(|e| Failure::bad_input(anyhow!(e)))?;
             if common.normalize {
@@ -458,11 +483,15 @@ fn maps_lens(common: Common, limit: usize, out: &mut Output) -> CmdResult {
         warn_unmatched(&q);
         Ok(maps::lens(&q.profile, q.index, &src))
     };
-    let new = one(load_all(&common.profiles)?)?;
+    let new = one(load_all(&common.profiles, common.binary.as_deref())?)?;
     let base = match &common.base {
         Some(b) => {
-            let bp = gosleuth_pprof::combine(vec![load(b)?], None, BaseOptions::default())
-                .map_err(|e| Failure::bad_input(anyhow!(e)))?;
+            let bp = gosleuth_pprof::combine(
+                vec![load(b, common.binary.as_deref())?],
+                None,
+                BaseOptions::default(),
+            )
+            .map_err(|e| Failure::bad_input(anyhow!(e)))?;
             Some(one(bp)?)
         }
         None => None,

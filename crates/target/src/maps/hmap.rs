@@ -43,7 +43,8 @@ pub(crate) fn walk(
     let ps = u64::from(ins.p.ptr_size());
     let rd = |name: &str, size: u64| -> Result<u64, String> {
         let o = off(hdr, name).ok_or_else(|| format!("hmap has no field {name}"))?;
-        r.uint(h.wrapping_add(o), size).map_err(|e| format!("hmap.{name}: {e}"))
+        r.uint(h.wrapping_add(o), size)
+            .map_err(|e| format!("hmap.{name}: {e}"))
     };
     let head = HmapHeader {
         count: rd("count", ps)?,
@@ -121,7 +122,9 @@ pub(crate) fn walk(
         if head.oldbuckets != 0 && old_n > 0 {
             let ob_index = i & (old_n - 1);
             let ob = head.oldbuckets.wrapping_add(ob_index.wrapping_mul(b.size));
-            let th0 = r.u8(ob).map_err(|e| format!("old bucket {ob_index}: {e}"))?;
+            let th0 = r
+                .u8(ob)
+                .map_err(|e| format!("old bucket {ob_index}: {e}"))?;
             let evacuated = th0 > EMPTY_ONE && th0 < MIN_TOP_HASH;
             if !evacuated {
                 if ob_index == i {
@@ -130,7 +133,12 @@ pub(crate) fn walk(
                 continue;
             }
         }
-        chain(ins, head.buckets.wrapping_add(i.wrapping_mul(b.size)), &b, c)?;
+        chain(
+            ins,
+            head.buckets.wrapping_add(i.wrapping_mul(b.size)),
+            &b,
+            c,
+        )?;
     }
     Ok(())
 }

@@ -37,7 +37,10 @@ fn group_layout(
     c: &mut Collector<'_, '_, '_, '_>,
     mv: &MapValue,
 ) -> Result<Group, String> {
-    let name = format!("noalg.map.group{}", type_name.strip_prefix("map").unwrap_or(type_name));
+    let name = format!(
+        "noalg.map.group{}",
+        type_name.strip_prefix("map").unwrap_or(type_name)
+    );
     let gt = ins
         .type_ref_by_name(&name)
         .and_then(|t| ins.dwarf.underlying(t).ok())
@@ -77,13 +80,18 @@ fn group_layout(
         let kf = gt.field("keys").ok_or("group has neither slots nor keys")?;
         let kt = ins.dwarf.type_at(kf.ty).map_err(|e| e.to_string())?;
         let (ke, ksize) = arr(&kt).ok_or("group keys is not an array")?;
-        c.key_indirect = indirect(&ins.dwarf.type_at(ke).map_err(|e| e.to_string())?, &mv.key_type);
+        c.key_indirect = indirect(
+            &ins.dwarf.type_at(ke).map_err(|e| e.to_string())?,
+            &mv.key_type,
+        );
         let (eoff, esize) = match gt.field("elems") {
             Some(ef) => {
                 let et = ins.dwarf.type_at(ef.ty).map_err(|e| e.to_string())?;
                 let (ee, esize) = arr(&et).ok_or("group elems is not an array")?;
-                c.elem_indirect =
-                    indirect(&ins.dwarf.type_at(ee).map_err(|e| e.to_string())?, &mv.elem_type);
+                c.elem_indirect = indirect(
+                    &ins.dwarf.type_at(ee).map_err(|e| e.to_string())?,
+                    &mv.elem_type,
+                );
                 (ef.offset, esize)
             }
             None => (0, 0),
@@ -108,7 +116,8 @@ pub(crate) fn walk(
     let ps = u64::from(ins.p.ptr_size());
     let rd = |name: &str, size: u64| -> Result<u64, String> {
         let o = off(hdr, name).ok_or_else(|| format!("map header has no field {name}"))?;
-        r.uint(h.wrapping_add(o), size).map_err(|e| format!("Map.{name}: {e}"))
+        r.uint(h.wrapping_add(o), size)
+            .map_err(|e| format!("Map.{name}: {e}"))
     };
     let mut head = SwissHeader {
         used: rd("used", 8)?,
@@ -172,7 +181,9 @@ fn walk_tables(
             c.problems.push(format!("directory entry {i} is nil"));
             continue;
         }
-        let index = r.int(t.wrapping_add(o_index), ps).map_err(|e| format!("table at {t:#x}: {e}"))?;
+        let index = r
+            .int(t.wrapping_add(o_index), ps)
+            .map_err(|e| format!("table at {t:#x}: {e}"))?;
         if index != i as i64 {
             // A later directory entry of a table already visited.
             if let Some(tab) = head.tables.iter_mut().find(|x| x.addr == t) {
@@ -184,8 +195,12 @@ fn walk_tables(
             }
             continue;
         }
-        let data = r.ptr(t.wrapping_add(o_groups)).map_err(|e| format!("table at {t:#x}: {e}"))?;
-        let mask = r.u64(t.wrapping_add(o_groups + ps)).map_err(|e| format!("table at {t:#x}: {e}"))?;
+        let data = r
+            .ptr(t.wrapping_add(o_groups))
+            .map_err(|e| format!("table at {t:#x}: {e}"))?;
+        let mask = r
+            .u64(t.wrapping_add(o_groups + ps))
+            .map_err(|e| format!("table at {t:#x}: {e}"))?;
         let table = SwissTable {
             addr: t,
             index,
@@ -197,7 +212,10 @@ fn walk_tables(
             groups: mask.wrapping_add(1),
         };
         if mask >= 1 << 20 {
-            return Err(format!("table at {t:#x} has {} groups", mask.wrapping_add(1)));
+            return Err(format!(
+                "table at {t:#x} has {} groups",
+                mask.wrapping_add(1)
+            ));
         }
         head.tables.push(table);
         for gi in 0..=mask {
