@@ -73,7 +73,7 @@ fn main() {
 }
 
 #[allow(dead_code)]
-fn debug_threads(t: &gosleuth_coredump::CoreTarget<'_>, p: &gosleuth_target::Process<'_, '_>) {
+fn debug_threads(t: &gosleuth_coredump::CoreTarget<'_, '_>, p: &gosleuth_target::Process<'_, '_>) {
     use gosleuth_target::Target;
     let r = p.reader();
     for th in t.threads() {

@@ -293,105 +293,105 @@ fn compare_frames(
     if let Some(k) = ours.iter().position(|f| f.0 == "runtime.sigpanic") {
         let ours_ok = theirs.len() > k && ours[..=k] == theirs[..=k]
             || ours.iter().any(|f| f.0 == "runtime.sigtramp");
-        if ours_ok {
-            if let Some(fr) = stack
+        if ours_ok
+            && let Some(fr) = stack
                 .frames
                 .iter()
                 .find(|f| f.function == "runtime.sigpanic")
-            {
-                let phys = fr.physical as usize + 1;
-                if let Some(pf) = stack.physical.get(phys) {
-                    let at = p.binary().frames(p.to_link(pf.pc) - 1).unwrap_or_default();
-                    let delve_view: Vec<F> = at
+        {
+            let phys = fr.physical as usize + 1;
+            if let Some(pf) = stack.physical.get(phys) {
+                let at = p.binary().frames(p.to_link(pf.pc) - 1).unwrap_or_default();
+                let delve_view: Vec<F> = at
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.function.to_string(),
+                            f.file.to_string(),
+                            u64::from(f.line),
+                        )
+                    })
+                    .collect();
+                let ours_here: Vec<&F> = stack
+                    .frames
+                    .iter()
+                    .zip(ours)
+                    .filter(|(f, _)| f.physical as usize == phys)
+                    .map(|(_, o)| o)
+                    .collect();
+                let their_start = theirs
+                    .iter()
+                    .position(|f| f.0 == "runtime.sigpanic")
+                    .map(|i| i + 1);
+                if let Some(ts) = their_start {
+                    let their_here = &theirs[ts..(ts + delve_view.len()).min(theirs.len())];
+                    let tail_ok = theirs[ts + delve_view.len().min(theirs.len() - ts)..]
                         .iter()
-                        .map(|f| {
-                            (
-                                f.function.to_string(),
-                                f.file.to_string(),
-                                u64::from(f.line),
-                            )
-                        })
-                        .collect();
-                    let ours_here: Vec<&F> = stack
-                        .frames
+                        .eq(ours[ours.len()
+                            - (theirs.len() - ts - delve_view.len().min(theirs.len() - ts))..]
+                            .iter());
+                    // Delve takes the functions of the inline chain
+                    // at pc - 1 (its lines are a mix of both PCs).
+                    let same_funcs = their_here.len() == delve_view.len()
+                        && their_here.iter().zip(&delve_view).all(|(a, b)| a.0 == b.0);
+                    let differs = their_here
                         .iter()
-                        .zip(ours)
-                        .filter(|(f, _)| f.physical as usize == phys)
-                        .map(|(_, o)| o)
-                        .collect();
-                    let their_start = theirs
-                        .iter()
-                        .position(|f| f.0 == "runtime.sigpanic")
-                        .map(|i| i + 1);
-                    if let Some(ts) = their_start {
-                        let their_here = &theirs[ts..(ts + delve_view.len()).min(theirs.len())];
-                        let tail_ok = theirs[ts + delve_view.len().min(theirs.len() - ts)..]
-                            .iter()
-                            .eq(ours[ours.len()
-                                - (theirs.len() - ts - delve_view.len().min(theirs.len() - ts))..]
-                                .iter());
-                        // Delve takes the functions of the inline chain
-                        // at pc - 1 (its lines are a mix of both PCs).
-                        let same_funcs = their_here.len() == delve_view.len()
-                            && their_here.iter().zip(&delve_view).all(|(a, b)| a.0 == b.0);
-                        let differs = their_here
-                            .iter()
-                            .map(|f| &f.0)
-                            .ne(ours_here.iter().map(|f| &f.0));
-                        if same_funcs && !ours_here.is_empty() && tail_ok {
-                            if differs {
-                                notes.push(format!(
+                        .map(|f| &f.0)
+                        .ne(ours_here.iter().map(|f| &f.0));
+                    if same_funcs && !ours_here.is_empty() && tail_ok {
+                        if differs {
+                            notes.push(format!(
                                 "after sigpanic Delve looks up pc-1 of the faulting instruction and shows {:?} (functions at pc-1: {:?}); the runtime and gosleuth show {:?}",
                                 their_here.iter().map(|f| format!("{}:{}", f.0, f.2)).collect::<Vec<_>>(),
                                 delve_view.iter().map(|f| format!("{}:{}", f.0, f.2)).collect::<Vec<_>>(),
                                 ours_here.iter().map(|f| format!("{}:{}", f.0, f.2)).collect::<Vec<_>>()
                             ));
-                            }
-                            // The part above the signal frame is checked by rule 2.
-                            let cut_ours = ours
-                                .iter()
-                                .position(|f| f.0 == "runtime.sigpanic")
-                                .unwrap_or(0)
-                                + 1;
-                            return compare_frames(
-                                p,
-                                stack,
-                                g,
-                                &ours[..cut_ours],
-                                &theirs[..ts],
-                                notes,
-                            );
                         }
+                        // The part above the signal frame is checked by rule 2.
+                        let cut_ours = ours
+                            .iter()
+                            .position(|f| f.0 == "runtime.sigpanic")
+                            .unwrap_or(0)
+                            + 1;
+                        return compare_frames(
+                            p,
+                            stack,
+                            g,
+                            &ours[..cut_ours],
+                            &theirs[..ts],
+                            notes,
+                        );
                     }
                 }
             }
         }
     }
     // 2.
-    if let Some(k) = ours.iter().position(|f| f.0 == "runtime.sigtramp") {
-        if theirs.len() >= k && ours[..k] == theirs[..k] {
-            let common = ours
-                .iter()
-                .rev()
-                .zip(theirs.iter().rev())
-                .take_while(|(a, b)| a == b)
-                .count();
-            let our_mid = &ours[k..ours.len() - common];
-            let their_mid = &theirs[k..theirs.len() - common];
-            if our_mid.iter().all(is_runtime) && their_mid.iter().all(is_runtime) && common > 0 {
-                notes.push(format!(
-                    "past the signal frame Delve shows {:?}, gosleuth {:?}",
-                    their_mid
-                        .iter()
-                        .map(|f| format!("{}:{}", f.0, f.2))
-                        .collect::<Vec<_>>(),
-                    our_mid
-                        .iter()
-                        .map(|f| format!("{}:{}", f.0, f.2))
-                        .collect::<Vec<_>>()
-                ));
-                return Ok(());
-            }
+    if let Some(k) = ours.iter().position(|f| f.0 == "runtime.sigtramp")
+        && theirs.len() >= k
+        && ours[..k] == theirs[..k]
+    {
+        let common = ours
+            .iter()
+            .rev()
+            .zip(theirs.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let our_mid = &ours[k..ours.len() - common];
+        let their_mid = &theirs[k..theirs.len() - common];
+        if our_mid.iter().all(is_runtime) && their_mid.iter().all(is_runtime) && common > 0 {
+            notes.push(format!(
+                "past the signal frame Delve shows {:?}, gosleuth {:?}",
+                their_mid
+                    .iter()
+                    .map(|f| format!("{}:{}", f.0, f.2))
+                    .collect::<Vec<_>>(),
+                our_mid
+                    .iter()
+                    .map(|f| format!("{}:{}", f.0, f.2))
+                    .collect::<Vec<_>>()
+            ));
+            return Ok(());
         }
     }
     Err(detail())

@@ -66,12 +66,12 @@ fn pipeline(core: &[u8], exe: &Binary<'_>) -> Vec<String> {
         for name in ["main.cache", "main.index"] {
             let _ = ins.global(name);
         }
-        if let (Ok(c), Ok(gs)) = (&crash, p.goroutines()) {
-            if let Some(g) = c.goroutine.and_then(|id| gs.iter().find(|g| g.id == id)) {
-                let stack = p.unwind(g, &mut cache, opts);
-                for i in 0..stack.frames.len() {
-                    let _ = ins.frame_variables(&stack, i);
-                }
+        if let (Ok(c), Ok(gs)) = (&crash, p.goroutines())
+            && let Some(g) = c.goroutine.and_then(|id| gs.iter().find(|g| g.id == id))
+        {
+            let stack = p.unwind(g, &mut cache, opts);
+            for i in 0..stack.frames.len() {
+                let _ = ins.frame_variables(&stack, i);
             }
         }
     }
@@ -125,24 +125,24 @@ fn regions(core: &[u8], exe: &Binary<'_>) -> Vec<(&'static str, u64, u64)> {
     }
     if let Ok(ins) = Inspector::new(&p, LoadLimits::default()) {
         for name in ["main.cache", "main.index"] {
-            if let Ok(v) = ins.global(name) {
-                if let Some(m) = v.as_map().filter(|m| m.addr != 0) {
-                    out.push(("map header", m.addr, 48));
-                    match &m.header {
-                        Some(gosleuth_target::MapHeader::Classic(h)) => {
-                            out.push(("buckets", h.buckets, 512));
-                            if h.oldbuckets != 0 {
-                                out.push(("old buckets", h.oldbuckets, 512));
-                            }
+            if let Ok(v) = ins.global(name)
+                && let Some(m) = v.as_map().filter(|m| m.addr != 0)
+            {
+                out.push(("map header", m.addr, 48));
+                match &m.header {
+                    Some(gosleuth_target::MapHeader::Classic(h)) => {
+                        out.push(("buckets", h.buckets, 512));
+                        if h.oldbuckets != 0 {
+                            out.push(("old buckets", h.oldbuckets, 512));
                         }
-                        Some(gosleuth_target::MapHeader::Swiss(h)) => {
-                            out.push(("directory", h.dir_ptr, 64));
-                            if let Some(t) = h.tables.first() {
-                                out.push(("table", t.addr, 32));
-                            }
-                        }
-                        None => {}
                     }
+                    Some(gosleuth_target::MapHeader::Swiss(h)) => {
+                        out.push(("directory", h.dir_ptr, 64));
+                        if let Some(t) = h.tables.first() {
+                            out.push(("table", t.addr, 32));
+                        }
+                    }
+                    None => {}
                 }
             }
         }

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod binary;
+mod core_dump;
 pub mod funcs;
 pub mod profile;
 mod report;
@@ -22,6 +23,7 @@ mod texts;
 mod traceback;
 
 pub use binary::{BinaryFacts, attach_binary};
+pub use core_dump::{CoreFacts, CoreMap, attach_core};
 pub use report::*;
 pub use traceback::{GroupFilter, TextEvidence, culprit_index, goroutine_view, kind_from_message};
 

@@ -21,6 +21,8 @@ pub struct Report {
     pub profiles: Vec<crate::profile::ProfileSummary>,
     /// Executables given to the analysis.
     pub binaries: Vec<crate::BinaryFacts>,
+    /// Core dumps given to the analysis (with their executable).
+    pub cores: Vec<crate::CoreFacts>,
 }
 
 /// What one input was and what was read from it.

@@ -88,10 +88,10 @@ pub(crate) fn crashing_goroutine(trace: &Trace, dump: &Dump) -> Option<u64> {
 
 /// The frames of the crashing goroutine (or the first race access).
 fn crash_frames<'d>(trace: &Trace, dump: &'d Dump, goroutine: Option<u64>) -> (&'d [Frame], u32) {
-    if trace.format == TraceFormat::Race {
-        if let Some(a) = trace.races.first().and_then(|r| r.accesses.first()) {
-            return (&dump.stack(a.stack).frames, a.args_start);
-        }
+    if trace.format == TraceFormat::Race
+        && let Some(a) = trace.races.first().and_then(|r| r.accesses.first())
+    {
+        return (&dump.stack(a.stack).frames, a.args_start);
     }
     if let Some(g) = goroutine.and_then(|id| trace.goroutines.iter().find(|g| g.id == id)) {
         return (&dump.stack(g.stack).frames, g.args_start);
@@ -729,7 +729,7 @@ fn recursion_finding(crash: &Crash) -> Option<Finding> {
             None => counts.push((&f.function, f.line, 1)),
         }
     }
-    counts.sort_by(|a, b| b.2.cmp(&a.2));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.2));
     let top: Vec<&(&str, u32, usize)> = counts.iter().filter(|c| c.2 > 1).take(3).collect();
     if top.is_empty() {
         return None;
@@ -891,18 +891,19 @@ fn dump_findings(view: &GoroutineView, trace: &Trace) -> Vec<Finding> {
             ));
         }
     }
-    if trace.format == TraceFormat::Debug1 {
-        if let Some(total) = trace.debug1_total {
-            let sum = trace.goroutine_count();
-            if sum != total {
-                out.push(Finding::new(
-                    "debug1-total-mismatch",
-                    Severity::Info,
-                    "Record counts do not add up to the profile total",
-                    format!("The header says total {total}; the records add up to {sum}."),
-                    "Goroutines started or ended while the profile was written, or the text was cut.".to_string(),
-                ));
-            }
+    if trace.format == TraceFormat::Debug1
+        && let Some(total) = trace.debug1_total
+    {
+        let sum = trace.goroutine_count();
+        if sum != total {
+            out.push(Finding::new(
+                "debug1-total-mismatch",
+                Severity::Info,
+                "Record counts do not add up to the profile total",
+                format!("The header says total {total}; the records add up to {sum}."),
+                "Goroutines started or ended while the profile was written, or the text was cut."
+                    .to_string(),
+            ));
         }
     }
     out

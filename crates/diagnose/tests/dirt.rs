@@ -90,8 +90,11 @@ fn json_escape(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// The dressings, each a function from clean text to dirty text.
-fn dressings() -> Vec<(&'static str, Box<dyn Fn(&str) -> String>)> {
+/// A named function from clean text to dirty text.
+type Dressing = (&'static str, Box<dyn Fn(&str) -> String>);
+
+/// The dressings.
+fn dressings() -> Vec<Dressing> {
     vec![
         (
             "kubernetes CRI",

@@ -9,10 +9,16 @@
 //! share one [`Chain`], so a batch of a million PCs resolves a few hundred
 //! thousand chains and the caller formats each PC from its chain.
 
+use std::collections::HashMap;
+
 use crate::error::Result;
 use crate::pclntab::pcvalue::PcRange;
 use crate::pclntab::{Func, InlinedCall, PCDATA_INL_TREE_INDEX, Pclntab};
 use crate::symbolize::Frame;
+
+/// The pcfile, pcln and inline-tree-index table values at one PC (None
+/// where a table has no value there).
+type TableValues = [Option<i32>; 3];
 
 struct Cached<'a, 't> {
     func: Func<'a, 't>,
@@ -94,29 +100,65 @@ impl<'a> ChainFrame<'a> {
 pub struct Chain<'c, 'a> {
     /// Entry PC of the physical function: a PC's offset is `pc - entry`.
     pub entry: u64,
+    /// Resolving failed on a corrupted function table entry or inline tree
+    /// (where [`Symbolizer::frames_into`] returns an error): the frames are
+    /// those found before the failure.
+    pub corrupted: bool,
+    /// Three words per frame (see [`Chains`]).
+    words: &'c [u32],
+    strings: &'c [&'a str],
+}
+
+impl<'c, 'a> Chain<'c, 'a> {
+    /// Number of frames.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.words.len() / 3
+    }
+
+    /// Whether the chain has no frame.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
     /// The frames, innermost first, as [`Symbolizer::frames_into`] gives
     /// them.
-    pub frames: &'c [ChainFrame<'a>],
-    /// Resolving failed on a corrupted function table entry or inline tree
-    /// (where [`Symbolizer::frames_into`] returns an error): `frames` holds
-    /// the frames found before the failure.
-    pub corrupted: bool,
+    #[inline]
+    pub fn frames(&self) -> impl ExactSizeIterator<Item = ChainFrame<'a>> + 'c {
+        let strings = self.strings;
+        self.words.chunks_exact(3).map(move |w| ChainFrame {
+            function: strings.get(w[0] as usize).copied().unwrap_or("?"),
+            file: strings.get(w[1] as usize).copied().unwrap_or("?"),
+            line: w[2] & !INLINED,
+            inlined: w[2] & INLINED != 0,
+        })
+    }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Head {
-    entry: u64,
-    start: usize,
-    len: u16,
-    corrupted: bool,
-}
+/// Flag bit of the line word (lines come from `i32`s clamped at 0).
+const INLINED: u32 = 1 << 31;
+/// Flag bit of the head word.
+const CORRUPTED: u32 = 1 << 16;
+/// Words of a chain head.
+const HEAD: usize = 3;
 
-/// Chains of frames built by [`Symbolizer::resolve`], numbered from 0 in
-/// the order they were made.
+/// Chains of frames built by [`Symbolizer::resolve`], kept compact so that
+/// formatting PCs in input order (random chains) touches few cache lines:
+/// a chain is one run of `u32` words, its id is the offset of that run
+/// (ids are not consecutive), and strings are interned.
+///
+/// Layout of a chain: `frame count | CORRUPTED`, entry (low, high word),
+/// then per frame: function string, file string, `line | INLINED`.
 #[derive(Debug, Clone, Default)]
 pub struct Chains<'a> {
-    heads: Vec<Head>,
-    frames: Vec<ChainFrame<'a>>,
+    words: Vec<u32>,
+    strings: Vec<&'a str>,
+    /// String id by (address, length).
+    index: HashMap<(usize, usize), u32, BuildFx>,
+    /// The id of recently interned strings, by address bits.
+    recent: Vec<(usize, usize, u32)>,
+    count: usize,
 }
 
 impl<'a> Chains<'a> {
@@ -130,64 +172,140 @@ impl<'a> Chains<'a> {
 
     /// Number of chains.
     pub fn len(&self) -> usize {
-        self.heads.len()
+        self.count
     }
 
     /// Whether there are no chains.
     pub fn is_empty(&self) -> bool {
-        self.heads.is_empty()
+        self.count == 0
     }
 
     /// Removes every chain, keeping the memory.
     pub fn clear(&mut self) {
-        self.heads.clear();
-        self.frames.clear();
+        self.words.clear();
+        self.strings.clear();
+        self.index.clear();
+        self.recent.clear();
+        self.count = 0;
     }
 
-    /// Chain `id`; `None` for [`Chains::NONE`] and unknown ids.
+    /// Chain `id`; `None` for [`Chains::NONE`] and ids not made here.
     #[inline]
     pub fn get(&self, id: u32) -> Option<Chain<'_, 'a>> {
-        let h = self.heads.get(id as usize)?;
+        let at = id as usize;
+        let head = self.words.get(at..at + HEAD)?;
+        let n = (head[0] & 0xffff) as usize;
         Some(Chain {
-            entry: h.entry,
-            frames: self
-                .frames
-                .get(h.start..h.start + usize::from(h.len))
-                .unwrap_or(&[]),
-            corrupted: h.corrupted,
+            entry: u64::from(head[1]) | u64::from(head[2]) << 32,
+            corrupted: head[0] & CORRUPTED != 0,
+            words: self.words.get(at + HEAD..at + HEAD + 3 * n)?,
+            strings: &self.strings,
         })
     }
 
-    /// Moves the chains of `other` to the end of `self`; the chain `id` of
-    /// `other` becomes `base + id`, where `base` is the returned number
-    /// (the length of `self` before).
+    /// Moves the chains of `other` to the end of `self`. Returns `base`:
+    /// chain `id` of `other` is now `base + id`.
     pub fn append(&mut self, other: &mut Chains<'a>) -> u32 {
-        let base = self.heads.len() as u32;
-        let shift = self.frames.len();
-        self.heads.extend(other.heads.drain(..).map(|h| Head {
-            start: h.start + shift,
-            ..h
-        }));
-        self.frames.append(&mut other.frames);
+        let base = self.words.len() as u32;
+        let ids: Vec<u32> = other.strings.iter().map(|s| self.intern(s)).collect();
+        self.words.reserve(other.words.len());
+        let mut at = 0;
+        while at + HEAD <= other.words.len() {
+            let head = &other.words[at..at + HEAD];
+            let n = (head[0] & 0xffff) as usize;
+            self.words.extend_from_slice(head);
+            let frames = other.words.get(at + HEAD..at + HEAD + 3 * n).unwrap_or(&[]);
+            for f in frames.chunks_exact(3) {
+                let id = |s: u32| ids.get(s as usize).copied().unwrap_or(u32::MAX);
+                self.words.extend_from_slice(&[id(f[0]), id(f[1]), f[2]]);
+            }
+            at += HEAD + 3 * n;
+        }
+        self.count += other.count;
+        other.clear();
         base
     }
 
     /// Bytes of memory held.
     pub fn capacity_bytes(&self) -> usize {
-        self.heads.capacity() * size_of::<Head>()
-            + self.frames.capacity() * size_of::<ChainFrame<'_>>()
+        self.words.capacity() * 4
+            + self.strings.capacity() * size_of::<&str>()
+            + self.index.capacity() * (size_of::<(usize, usize)>() + 4)
     }
 
-    fn push(&mut self, entry: u64, start: usize, corrupted: bool) -> u32 {
-        let id = self.heads.len() as u32;
-        self.heads.push(Head {
-            entry,
-            start,
-            // At most MAX_INLINE_DEPTH + 1 frames.
-            len: (self.frames.len() - start) as u16,
-            corrupted,
+    fn intern(&mut self, s: &'a str) -> u32 {
+        const RECENT: usize = 256;
+        if self.recent.is_empty() {
+            self.recent.resize(RECENT, (0, usize::MAX, 0));
+        }
+        let key = (s.as_ptr() as usize, s.len());
+        let slot = (key.0 ^ key.0 >> 8) % RECENT;
+        let r = self.recent[slot];
+        if (r.0, r.1) == key {
+            return r.2;
+        }
+        let id = *self.index.entry(key).or_insert_with(|| {
+            self.strings.push(s);
+            (self.strings.len() - 1) as u32
         });
+        self.recent[slot] = (key.0, key.1, id);
         id
+    }
+
+    /// Starts a chain; returns its id, or `None` when the words are full.
+    fn begin(&mut self, entry: u64) -> Option<u32> {
+        // The most a chain can take, so that every offset fits an id.
+        const MAX: usize = HEAD + 3 * (MAX_INLINE_DEPTH + 1);
+        let id = u32::try_from(self.words.len())
+            .ok()
+            .filter(|id| (*id as usize) + MAX < u32::MAX as usize)?;
+        self.words
+            .extend_from_slice(&[0, entry as u32, (entry >> 32) as u32]);
+        Some(id)
+    }
+
+    fn frame(&mut self, f: ChainFrame<'a>) {
+        let function = self.intern(f.function);
+        let file = self.intern(f.file);
+        let line = f.line.min(!INLINED) | if f.inlined { INLINED } else { 0 };
+        self.words.extend_from_slice(&[function, file, line]);
+    }
+
+    fn end(&mut self, id: u32, corrupted: bool) {
+        let at = id as usize;
+        let n = (self.words.len() - at - HEAD) / 3;
+        self.words[at] = n as u32 | if corrupted { CORRUPTED } else { 0 };
+        self.count += 1;
+    }
+}
+
+/// FxHash (rustc's): string keys here are addresses, no need for SipHash.
+#[derive(Debug, Clone, Copy, Default)]
+struct BuildFx;
+
+impl std::hash::BuildHasher for BuildFx {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -215,7 +333,7 @@ impl<'a> Cached<'a, '_> {
     /// Values of the pcfile, pcln and inline tree index tables at `pc`,
     /// starting from the runs of hint set `h`.
     #[inline]
-    fn values(&mut self, pc: u64, h: usize) -> [Option<i32>; 3] {
+    fn values(&mut self, pc: u64, h: usize) -> TableValues {
         let [hf, hl, hi] = &mut self.hints[h];
         [
             lookup_near(&self.file, pc, hf),
@@ -406,20 +524,26 @@ impl<'a, 't> Symbolizer<'a, 't> {
     /// Consecutive PCs with equal frames share a chain: give the PCs in
     /// ascending order and each function's tables are decoded once and
     /// most PCs cost a few comparisons. Any order gives the same frames.
+    ///
+    /// Returns how many PCs were resolved: all of them, unless `chains`
+    /// filled its 2^32 words (about 16 GiB, more than a billion chains),
+    /// in which case it stops there.
     pub fn resolve(
         &mut self,
         pcs: impl IntoIterator<Item = u64>,
         chains: &mut Chains<'a>,
         ids: &mut Vec<u32>,
-    ) {
+    ) -> usize {
         // The chain of the previous PC and what it was made from: the
         // function and its table values at the PC (None: the function's
         // table entry is corrupted).
-        let mut last: Option<(usize, Option<[Option<i32>; 3]>, u32)> = None;
+        let mut last: Option<(usize, Option<TableValues>, u32)> = None;
+        let mut resolved = 0;
         for pc in pcs {
             let (index, values) = match self.locate(pc) {
                 At::Nowhere => {
                     ids.push(Chains::NONE);
+                    resolved += 1;
                     continue;
                 }
                 At::Corrupted(index, _) => (index, None),
@@ -427,6 +551,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
                     Some(c) => (c.func.index(), Some(c.values(pc, 0))),
                     None => {
                         ids.push(Chains::NONE);
+                        resolved += 1;
                         continue;
                     }
                 },
@@ -436,19 +561,25 @@ impl<'a, 't> Symbolizer<'a, 't> {
                 && v == values
             {
                 ids.push(id);
+                resolved += 1;
                 continue;
             }
-            let start = chains.frames.len();
-            let id = match (values, self.cached.as_mut()) {
-                (Some(values), Some(c)) => {
-                    let frames = &mut chains.frames;
-                    let ok = c.walk(pc, values, 1, |f| frames.push(f)).is_ok();
-                    chains.push(c.func.entry(), start, !ok)
-                }
-                _ => chains.push(self.tab.entry_at(index).unwrap_or(0), start, true),
+            let entry = match self.cached.as_ref() {
+                Some(c) if values.is_some() => c.func.entry(),
+                _ => self.tab.entry_at(index).unwrap_or(0),
             };
+            let Some(id) = chains.begin(entry) else {
+                return resolved;
+            };
+            let corrupted = match (values, self.cached.as_mut()) {
+                (Some(values), Some(c)) => c.walk(pc, values, 1, |f| chains.frame(f)).is_err(),
+                _ => true,
+            };
+            chains.end(id, corrupted);
             last = Some((index, values, id));
             ids.push(id);
+            resolved += 1;
         }
+        resolved
     }
 }

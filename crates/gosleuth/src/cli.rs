@@ -49,6 +49,9 @@ pub struct Cli {
     pub color: ColorChoice,
 }
 
+// The variants differ in size (pprof's options are many), but a Command is
+// parsed once per process: boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Diagnose an incident from any mix of artifacts.

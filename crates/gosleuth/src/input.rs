@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use flate2::read::MultiGzDecoder;
 
+use gosleuth_model::ArtifactKind;
+
 use crate::failure::Failure;
 
 /// How many bytes are peeked at for recognising an input. Enough for a log
@@ -214,4 +216,30 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Whether an input starts as a zstd frame (how the crashlab fixtures store
+/// cores and executables).
+pub fn is_zstd(head: &[u8]) -> bool {
+    head.starts_with(&ZSTD_MAGIC)
+}
+
+/// Reads an input for random access and recognises it; zstd-compressed
+/// files are decompressed in memory first (other inputs stay mapped).
+pub fn open_bytes(input: Input) -> Result<(Bytes, ArtifactKind), Failure> {
+    let name = input.name().to_string();
+    if is_zstd(input.head()) {
+        let bytes = input.into_bytes()?;
+        let mut dec = ruzstd::decoding::StreamingDecoder::new(&bytes[..])
+            .map_err(|e| Failure::bad_input(anyhow::anyhow!("{name}: bad zstd data: {e}")))?;
+        let mut raw = Vec::new();
+        io::Read::read_to_end(&mut dec, &mut raw)
+            .map_err(|e| Failure::bad_input(anyhow::anyhow!("{name}: bad zstd data: {e}")))?;
+        let kind = ArtifactKind::sniff(&raw[..raw.len().min(64)]);
+        return Ok((Bytes::Owned(raw), kind));
+    }
+    let kind = ArtifactKind::sniff(input.head());
+    Ok((input.into_bytes()?, kind))
 }

@@ -129,13 +129,13 @@ fn check(dir: &Path, artifact: &Value) -> Result<(), Failed> {
                     problems.push(format!("panics: got {got_panics:?} want {panics:?}"));
                 }
             }
-            if let Some(addr) = want["fault_addr"].as_str() {
-                if crash["signal"]["addr"].as_str() != Some(addr) {
-                    problems.push(format!(
-                        "fault address: got {} want {addr}",
-                        crash["signal"]["addr"]
-                    ));
-                }
+            if let Some(addr) = want["fault_addr"].as_str()
+                && crash["signal"]["addr"].as_str() != Some(addr)
+            {
+                problems.push(format!(
+                    "fault address: got {} want {addr}",
+                    crash["signal"]["addr"]
+                ));
             }
         }
     }

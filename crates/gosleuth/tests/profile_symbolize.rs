@@ -49,10 +49,12 @@ fn address_only_profile_symbolized_with_the_executable() {
     std::fs::create_dir_all(&tmp).unwrap();
 
     let mut exe = Vec::new();
-    ruzstd::decoding::StreamingDecoder::new(std::fs::File::open(case.join("exe.zst")).unwrap())
-        .unwrap()
-        .read_to_end(&mut exe)
-        .unwrap();
+    ruzstd::decoding::StreamingDecoder::new(
+        std::fs::File::open(case.join("executable.zst")).unwrap(),
+    )
+    .unwrap()
+    .read_to_end(&mut exe)
+    .unwrap();
     let exe_path = tmp.join("prof_maps");
     std::fs::write(&exe_path, &exe).unwrap();
 

@@ -454,6 +454,84 @@ pub fn map_json(m: &MapValue) -> Json {
 
 // ---------------------------------------------------------------- stacks
 
+/// JSON wire form of a frame (borrowed: a core of 100,000 goroutines
+/// writes millions of them).
+#[derive(serde::Serialize)]
+struct FrameWire<'a> {
+    function: &'a str,
+    file: &'a str,
+    line: u32,
+    offset: u64,
+    inlined: bool,
+    pc: Option<String>,
+    system_stack: bool,
+}
+
+#[derive(serde::Serialize)]
+struct CreatedWire<'a> {
+    function: &'a str,
+    file: &'a str,
+    line: u32,
+    goroutine: Option<u64>,
+}
+
+#[derive(serde::Serialize)]
+struct GoroutineWire<'a> {
+    id: u64,
+    status: &'a str,
+    wait_reason: Option<&'a str>,
+    state: &'a str,
+    system: bool,
+    locked_to_thread: bool,
+    m: Option<i64>,
+    thread: Option<u64>,
+    address: String,
+    created_by: Option<CreatedWire<'a>>,
+    stack_source: &'static str,
+    stack_note: Option<&'a str>,
+    frames: Vec<FrameWire<'a>>,
+}
+
+fn goroutine_wire<'a>(gs: &GoroutineStack<'a, 'a>) -> GoroutineWire<'a> {
+    let g = gs.g;
+    GoroutineWire {
+        id: g.id,
+        status: gosleuth_target::status_name(g.status),
+        wait_reason: (!g.wait_reason.is_empty()).then_some(g.wait_reason.as_str()),
+        state: g.state(),
+        system: g.system,
+        locked_to_thread: g.locked,
+        m: g.m_id,
+        thread: gs.thread,
+        address: hex(g.addr),
+        created_by: gs.created_by.map(|c| CreatedWire {
+            function: c.function,
+            file: c.file,
+            line: c.line,
+            goroutine: c.parent,
+        }),
+        stack_source: source_name(gs.stack.source),
+        stack_note: gs.stack.stopped.as_deref(),
+        frames: gs
+            .stack
+            .frames
+            .iter()
+            .map(|f| {
+                let p = gs.stack.physical.get(f.physical as usize);
+                FrameWire {
+                    function: f.function,
+                    file: f.file,
+                    line: f.line,
+                    offset: f.offset,
+                    inlined: f.inlined,
+                    pc: p.map(|p| hex(p.pc)),
+                    system_stack: p.is_some_and(|p| p.system_stack),
+                }
+            })
+            .collect(),
+    }
+}
+
 fn frame_json(f: &Frame<'_>, stack: &Stack<'_>) -> Json {
     let p = stack.physical.get(f.physical as usize);
     json!({
@@ -532,8 +610,16 @@ fn header_line(gs: &GoroutineStack<'_, '_>) -> String {
 
 /// A goroutine's stack the way the runtime prints it (readable by
 /// `gosleuth goroutines` and `gosleuth analyze`).
-fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint) -> String {
-    let mut s = format!("{}\n", paint.bold(&header_line(gs)));
+fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint, color: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(64 * (gs.stack.frames.len() + 2));
+    let header = header_line(gs);
+    if color {
+        s.push_str(&paint.bold(&header));
+    } else {
+        s.push_str(&header);
+    }
+    s.push('\n');
     let mut last_system = false;
     let mut last_physical = u32::MAX;
     for f in &gs.stack.frames {
@@ -542,50 +628,55 @@ fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint) -> String {
         let signal = phys
             .and_then(|p| p.signal)
             .filter(|_| f.physical != last_physical);
-        if let Some(sig) = signal {
-            s.push_str(&paint.dim(&format!(
-                "--- interrupted by {} ({} stack) ---\n",
+        let note = if let Some(sig) = signal {
+            Some(format!(
+                "--- interrupted by {} ({} stack) ---",
                 signal_name(sig),
                 if system { "system" } else { "goroutine" }
-            )));
+            ))
         } else if last_system && !system {
-            s.push_str(&paint.dim("--- goroutine stack ---\n"));
+            Some("--- goroutine stack ---".to_string())
+        } else {
+            None
+        };
+        if let Some(n) = note {
+            s.push_str(&paint.dim(&n));
+            s.push('\n');
         }
         last_system = system;
         last_physical = f.physical;
-        let name = traceback_name(f.function);
-        let call = if f.inlined {
-            format!("{name}(...)")
-        } else {
-            format!("{name}()")
-        };
-        let loc = if f.inlined || f.offset == 0 {
-            format!("\t{}:{}", f.file, f.line)
-        } else {
-            format!("\t{}:{} +{:#x}", f.file, f.line, f.offset)
-        };
-        if system {
-            s.push_str(&paint.dim(&call));
-            s.push('\n');
-            s.push_str(&paint.dim(&loc));
-        } else {
-            s.push_str(&call);
-            s.push('\n');
-            s.push_str(&loc);
+        let start = s.len();
+        s.push_str(&traceback_name(f.function));
+        s.push_str(if f.inlined { "(...)\n\t" } else { "()\n\t" });
+        s.push_str(f.file);
+        let _ = write!(s, ":{}", f.line);
+        if !f.inlined && f.offset != 0 {
+            let _ = write!(s, " +{:#x}", f.offset);
+        }
+        if system && color {
+            let plain = s.split_off(start);
+            for (i, part) in plain.split('\n').enumerate() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                s.push_str(&paint.dim(part));
+            }
         }
         s.push('\n');
     }
-    if let Some(why) = &gs.stack.stopped {
-        if !why.is_empty() {
-            s.push_str(&paint.yellow(&format!("\t... unwinding stopped: {why}\n")));
-        }
+    if let Some(why) = &gs.stack.stopped
+        && !why.is_empty()
+    {
+        s.push_str(&paint.yellow(&format!("\t... unwinding stopped: {why}")));
+        s.push('\n');
     }
     if let Some(c) = gs.created_by {
-        s.push_str(&format!("created by {}", traceback_name(c.function)));
+        s.push_str("created by ");
+        s.push_str(&traceback_name(c.function));
         if let Some(p) = c.parent {
-            s.push_str(&format!(" in goroutine {p}"));
+            let _ = write!(s, " in goroutine {p}");
         }
-        s.push_str(&format!("\n\t{}:{}\n", c.file, c.line));
+        let _ = writeln!(s, "\n\t{}:{}", c.file, c.line);
     }
     s
 }
@@ -603,6 +694,7 @@ fn warnings_text(info: &CoreInfo, paint: Paint) -> String {
 pub struct GoroutineListWriter<'o> {
     format: Format,
     paint: Paint,
+    color: bool,
     out: &'o mut dyn Write,
     count: usize,
 }
@@ -634,9 +726,11 @@ impl<'o> GoroutineListWriter<'o> {
             )?,
             Format::Text => {}
         }
+        let color = colored && format == Format::Text;
         Ok(GoroutineListWriter {
             format,
-            paint: Paint::new(colored && format == Format::Text),
+            paint: Paint::new(color),
+            color,
             out,
             count: 0,
         })
@@ -649,19 +743,26 @@ impl<'o> GoroutineListWriter<'o> {
                 if self.count > 0 {
                     write!(self.out, ",")?;
                 }
-                serde_json::to_writer(&mut *self.out, &goroutine_json(gs, true))?;
+                // One write per goroutine: serde_json writes in tiny pieces.
+                let buf = serde_json::to_vec(&goroutine_wire(gs))?;
+                self.out.write_all(&buf)?;
             }
             Format::Html => {
                 if self.count > 0 {
                     writeln!(self.out)?;
                 }
-                write!(self.out, "{}", html_escape(&traceback_text(gs, self.paint)))?;
+                write!(
+                    self.out,
+                    "{}",
+                    html_escape(&traceback_text(gs, self.paint, false))
+                )?;
             }
             _ => {
                 if self.count > 0 {
                     writeln!(self.out)?;
                 }
-                write!(self.out, "{}", traceback_text(gs, self.paint))?;
+                self.out
+                    .write_all(traceback_text(gs, self.paint, self.color).as_bytes())?;
             }
         }
         self.count += 1;
@@ -1181,7 +1282,7 @@ pub fn write_summary(
     match &view.crashing {
         Some(g) => {
             s.push('\n');
-            s.push_str(&traceback_text(g, paint));
+            s.push_str(&traceback_text(g, paint, colored && format == Format::Text));
         }
         None => s.push_str("no goroutine was running the crash (idle thread)\n"),
     }

@@ -82,16 +82,16 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             escape(&i.detail)
         )?;
     }
-    if let Some(c) = &report.crash {
-        if let Some(f) = &c.culprit {
-            writeln!(
-                out,
-                "<p>Culprit: <code class=\"f-culprit\">{}</code> at <code>{}</code> (goroutine {})</p>",
-                escape(&f.function),
-                escape(&f.location()),
-                c.goroutine.map_or("?".into(), |g| g.to_string())
-            )?;
-        }
+    if let Some(c) = &report.crash
+        && let Some(f) = &c.culprit
+    {
+        writeln!(
+            out,
+            "<p>Culprit: <code class=\"f-culprit\">{}</code> at <code>{}</code> (goroutine {})</p>",
+            escape(&f.function),
+            escape(&f.location()),
+            c.goroutine.map_or("?".into(), |g| g.to_string())
+        )?;
     }
     if !report.findings.is_empty() {
         writeln!(out, "<h2>Findings</h2>")?;

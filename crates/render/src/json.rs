@@ -26,6 +26,38 @@ struct Analysis<'a> {
     warnings: &'a [String],
     profiles: &'a [gosleuth_diagnose::profile::ProfileSummary],
     binaries: Vec<BinaryJson<'a>>,
+    cores: Vec<CoreJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CoreJson<'a> {
+    name: &'a str,
+    executable: &'a str,
+    go_version: Option<&'a str>,
+    arch: &'a str,
+    threads: usize,
+    goroutines: usize,
+    crashing_goroutine: Option<u64>,
+    cause_signal: Option<&'a str>,
+    maps: Vec<CoreMapJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CoreMapJson<'a> {
+    expr: &'a str,
+    goroutine: Option<u64>,
+    frame: Option<usize>,
+    function: Option<&'a str>,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    header: String,
+    era: Option<&'a str>,
+    count: u64,
+    nil: bool,
+    growing: bool,
+    writing: bool,
+    problems: &'a [String],
+    goroutines_in_map_ops: &'a [u64],
 }
 
 #[derive(Serialize)]
@@ -282,6 +314,39 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     .settings
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+            })
+            .collect(),
+        cores: report
+            .cores
+            .iter()
+            .map(|c| CoreJson {
+                name: &c.name,
+                executable: &c.executable,
+                go_version: c.go_version.as_deref(),
+                arch: &c.arch,
+                threads: c.threads,
+                goroutines: c.goroutines,
+                crashing_goroutine: c.crashing_goroutine,
+                cause_signal: c.cause_signal.as_deref(),
+                maps: c
+                    .maps
+                    .iter()
+                    .map(|m| CoreMapJson {
+                        expr: &m.expr,
+                        goroutine: m.goroutine,
+                        frame: m.frame_index,
+                        function: m.function.as_deref(),
+                        type_name: &m.type_name,
+                        header: format!("{:#x}", m.header),
+                        era: m.era.as_deref(),
+                        count: m.count,
+                        nil: m.nil,
+                        growing: m.growing,
+                        writing: m.writing,
+                        problems: &m.problems,
+                        goroutines_in_map_ops: &m.goroutines_in_map_ops,
+                    })
                     .collect(),
             })
             .collect(),

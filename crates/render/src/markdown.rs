@@ -140,10 +140,10 @@ pub fn write_report(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "```\n")?;
     }
-    if let Some(v) = &report.goroutines {
-        if v.total > 1 {
-            write_goroutines(v, out)?;
-        }
+    if let Some(v) = &report.goroutines
+        && v.total > 1
+    {
+        write_goroutines(v, out)?;
     }
     for w in &report.warnings {
         writeln!(out, "> note: {}", w.replace('\n', " "))?;

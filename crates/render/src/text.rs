@@ -92,6 +92,62 @@ pub fn write_report(report: &Report, paint: Paint, out: &mut dyn Write) -> io::R
         )?;
         writeln!(out)?;
     }
+    for c in &report.cores {
+        writeln!(
+            out,
+            "{} {} {}",
+            paint.heading("Core dump"),
+            paint.dim(&c.name),
+            paint.dim(&format!("(read with {})", c.executable))
+        )?;
+        writeln!(
+            out,
+            "  {}, {}, {} goroutines, {} threads{}",
+            c.go_version.as_deref().unwrap_or("Go version unknown"),
+            c.arch,
+            c.goroutines,
+            c.threads,
+            c.crashing_goroutine
+                .map(|g| format!(", goroutine {g} crashed"))
+                .unwrap_or_default()
+        )?;
+        for m in c.maps.iter().filter(|m| {
+            m.function
+                .as_deref()
+                .is_some_and(|f| !f.starts_with("runtime.") && !f.starts_with("internal/runtime/"))
+        }) {
+            let health = if m.nil {
+                "nil (header 0x0)".to_string()
+            } else {
+                let mut h = format!("{} entries at {:#x}", m.count, m.header);
+                if m.growing {
+                    h.push_str(", growing");
+                }
+                if m.writing {
+                    h.push_str(", writing flag set");
+                }
+                if !m.goroutines_in_map_ops.is_empty() {
+                    h.push_str(&format!(
+                        ", in map operations of goroutine {}",
+                        m.goroutines_in_map_ops
+                            .iter()
+                            .map(|g| g.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                h
+            };
+            writeln!(
+                out,
+                "  map {} {} in {}: {health}",
+                m.expr,
+                paint.dim(&m.type_name),
+                m.function.as_deref().unwrap_or("?")
+            )?;
+        }
+        writeln!(out)?;
+    }
     for p in &report.profiles {
         let label = |v: i64| gosleuth_pprof::units::label(v, &p.unit);
         let dur = if p.duration_nanos > 0 {
@@ -139,15 +195,14 @@ pub fn write_report(report: &Report, paint: Paint, out: &mut dyn Write) -> io::R
         }
         writeln!(out)?;
     }
-    if let Some(view) = &report.goroutines {
-        if view.total > 1
+    if let Some(view) = &report.goroutines
+        && (view.total > 1
             || report
                 .crash
                 .as_ref()
-                .is_some_and(|c| c.kind == CrashKind::GoroutineDump)
-        {
-            write_goroutines(view, paint, out)?;
-        }
+                .is_some_and(|c| c.kind == CrashKind::GoroutineDump))
+    {
+        write_goroutines(view, paint, out)?;
     }
     for w in &report.warnings {
         writeln!(out, "{} {w}", paint.yellow("note:"))?;
@@ -264,15 +319,15 @@ fn write_frames(
         .unwrap_or(0)
         .min(60);
     for (i, f) in frames.iter().enumerate() {
-        if let Some((at, count)) = elided {
-            if at == i {
-                let n = count.map(|n| format!("{n} ")).unwrap_or_default();
-                writeln!(
-                    out,
-                    "{indent}    {}",
-                    paint.dim(&format!("...{n}frames elided..."))
-                )?;
-            }
+        if let Some((at, count)) = elided
+            && at == i
+        {
+            let n = count.map(|n| format!("{n} ")).unwrap_or_default();
+            writeln!(
+                out,
+                "{indent}    {}",
+                paint.dim(&format!("...{n}frames elided..."))
+            )?;
         }
         let mark = if culprit == Some(i) {
             paint.red("▶")
@@ -307,15 +362,15 @@ fn write_frames(
             paint.dim(&args)
         )?;
     }
-    if let Some((at, count)) = elided {
-        if at >= frames.len() {
-            let n = count.map(|n| format!("{n} ")).unwrap_or_default();
-            writeln!(
-                out,
-                "{indent}    {}",
-                paint.dim(&format!("...{n}frames elided..."))
-            )?;
-        }
+    if let Some((at, count)) = elided
+        && at >= frames.len()
+    {
+        let n = count.map(|n| format!("{n} ")).unwrap_or_default();
+        writeln!(
+            out,
+            "{indent}    {}",
+            paint.dim(&format!("...{n}frames elided..."))
+        )?;
     }
     Ok(())
 }

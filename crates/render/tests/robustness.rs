@@ -28,10 +28,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             collect(&p, out);
-        } else if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
-            if name.ends_with(".txt") || name.ends_with(".txt.gz") || name.ends_with(".log") {
-                out.push(p);
-            }
+        } else if let Some(name) = p.file_name().and_then(|n| n.to_str())
+            && (name.ends_with(".txt") || name.ends_with(".txt.gz") || name.ends_with(".log"))
+        {
+            out.push(p);
         }
     }
 }
@@ -130,7 +130,7 @@ fn flipped_bytes_never_panic() {
             for _ in 0..1 + rng.next() % 8 {
                 let at = (rng.next() % copy.len() as u64) as usize;
                 copy[at] ^= 1 << (rng.next() % 8);
-                if rng.next() % 4 == 0 {
+                if rng.next().is_multiple_of(4) {
                     // Also plant bytes that matter to the grammar.
                     const GRAMMAR: &[u8] = b"\n\t([]):{}\"\\+x0 ";
                     copy[at] = GRAMMAR[(rng.next() % GRAMMAR.len() as u64) as usize];

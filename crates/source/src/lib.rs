@@ -198,10 +198,10 @@ pub fn creations_missing_field(src: &[u8], type_name: &str, field: &str) -> Vec<
             continue;
         }
         let function = enclosing_function(node);
-        if let Some(f) = function {
-            if assigns_field(f, src, field) {
-                continue;
-            }
+        if let Some(f) = function
+            && assigns_field(f, src, field)
+        {
+            continue;
         }
         // Show `&T{...}` rather than `T{...}` when its address is taken.
         let shown = node
@@ -318,17 +318,17 @@ fn function_name(f: Node<'_>, src: &[u8]) -> String {
 fn assigns_field(f: Node<'_>, src: &[u8], field: &str) -> bool {
     let mut stack = vec![f];
     while let Some(node) = stack.pop() {
-        if node.kind() == "assignment_statement" {
-            if let Some(left) = node.child_by_field_name("left") {
-                let mut c = left.walk();
-                if left.named_children(&mut c).any(|l| {
-                    l.kind() == "selector_expression"
-                        && l.child_by_field_name("field")
-                            .and_then(|n| n.utf8_text(src).ok())
-                            == Some(field)
-                }) {
-                    return true;
-                }
+        if node.kind() == "assignment_statement"
+            && let Some(left) = node.child_by_field_name("left")
+        {
+            let mut c = left.walk();
+            if left.named_children(&mut c).any(|l| {
+                l.kind() == "selector_expression"
+                    && l.child_by_field_name("field")
+                        .and_then(|n| n.utf8_text(src).ok())
+                        == Some(field)
+            }) {
+                return true;
             }
         }
         let mut cursor = node.walk();

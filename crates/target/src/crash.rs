@@ -114,11 +114,11 @@ impl<'data> Process<'_, 'data> {
         // 2. An M that is throwing or dying.
         if crashing.is_none() && !dumping_m_dying {
             for m in self.ms() {
-                if m.throwing.unwrap_or(0) > 0 || m.dying > 0 {
-                    if let Some(g) = gs.iter().find(|g| g.addr == m.curg && m.curg != 0) {
-                        crashing = Some(g);
-                        break;
-                    }
+                if (m.throwing.unwrap_or(0) > 0 || m.dying > 0)
+                    && let Some(g) = gs.iter().find(|g| g.addr == m.curg && m.curg != 0)
+                {
+                    crashing = Some(g);
+                    break;
                 }
             }
         }
@@ -261,18 +261,15 @@ impl<'data> Process<'_, 'data> {
             }
             let mut a = phys.sp;
             while a.saturating_add(2 * ps) <= phys.cfa {
-                if let (Ok(ptr), Ok(len)) = (r.ptr(a), r.ptr(a.wrapping_add(ps))) {
-                    if (4..=512).contains(&len) && self.in_executable(ptr) {
-                        if let Ok(b) = r.bytes(ptr, len) {
-                            if let Ok(s) = std::str::from_utf8(&b) {
-                                if s.chars().all(|c| !c.is_control())
-                                    && s.chars().any(|c| c.is_ascii_alphabetic())
-                                {
-                                    return Some(s.to_string());
-                                }
-                            }
-                        }
-                    }
+                if let (Ok(ptr), Ok(len)) = (r.ptr(a), r.ptr(a.wrapping_add(ps)))
+                    && (4..=512).contains(&len)
+                    && self.in_executable(ptr)
+                    && let Ok(b) = r.bytes(ptr, len)
+                    && let Ok(s) = std::str::from_utf8(&b)
+                    && s.chars().all(|c| !c.is_control())
+                    && s.chars().any(|c| c.is_ascii_alphabetic())
+                {
+                    return Some(s.to_string());
                 }
                 a += ps;
             }

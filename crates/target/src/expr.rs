@@ -332,10 +332,10 @@ impl Inspector<'_, '_, '_> {
                 src: Some(self.src(&p)?.at(f.offset)),
                 why: None,
             };
-            if let Ok(inner) = self.through_pointers(inner) {
-                if let Ok(found) = self.field(inner, name) {
-                    return Ok(found);
-                }
+            if let Ok(inner) = self.through_pointers(inner)
+                && let Ok(found) = self.field(inner, name)
+            {
+                return Ok(found);
             }
         }
         Err(Error::not_found(format!(
@@ -495,12 +495,18 @@ mod tests {
             parse("main.cache").unwrap(),
             Expr::Name("main.cache".into())
         );
+        // A dotted root stays whole: `s.cfg` is a local's field or a
+        // package variable, which only evaluation can tell.
         assert_eq!(
             parse("*s.cfg").unwrap(),
-            Expr::Deref(Box::new(Expr::Field(
-                Box::new(Expr::Name("s".into())),
+            Expr::Deref(Box::new(Expr::Name("s.cfg".into())))
+        );
+        assert_eq!(
+            parse("(*s).cfg").unwrap(),
+            Expr::Field(
+                Box::new(Expr::Deref(Box::new(Expr::Name("s".into())))),
                 "cfg".into()
-            )))
+            )
         );
         assert_eq!(
             parse(r#"m["a\"b"].x"#).unwrap(),

@@ -204,10 +204,10 @@ fn scan_wait_reasons(p: &Process<'_, '_>) -> Option<u64> {
             // entry 0 = "" (any pointer, length 0), entry 1 = needle
             if w(i + ps as usize) == 0 && w(i + 3 * ps as usize) == needle.len() as u64 {
                 let ptr = w(i + 2 * ps as usize);
-                if let Ok(s) = r.bytes(ptr, needle.len() as u64) {
-                    if s == needle {
-                        return Some(start + i as u64);
-                    }
+                if let Ok(s) = r.bytes(ptr, needle.len() as u64)
+                    && s == needle
+                {
+                    return Some(start + i as u64);
                 }
             }
             i += ps as usize;
@@ -229,14 +229,18 @@ pub(crate) fn scan_allgs(p: &Process<'_, '_>) -> Option<u64> {
     while i + 3 * ps as usize <= bytes.len() {
         let w = |o: usize| r.decode(&bytes[o..o + ps as usize]);
         let (ptr, n, cap) = (w(i), w(i + ps as usize), w(i + 2 * ps as usize));
-        if ptr != 0 && ptr % ps == 0 && n > 0 && n <= cap && cap <= 50_000_000 {
-            if let Ok(g1) = r.ptr(ptr) {
-                if let Ok(g) = read_g(p, g1) {
-                    if g.id == 1 && g.stack.0 < g.stack.1 && g.stack.1 - g.stack.0 <= 1 << 30 {
-                        return Some(start + i as u64);
-                    }
-                }
-            }
+        if ptr != 0
+            && ptr % ps == 0
+            && n > 0
+            && n <= cap
+            && cap <= 50_000_000
+            && let Ok(g1) = r.ptr(ptr)
+            && let Ok(g) = read_g(p, g1)
+            && g.id == 1
+            && g.stack.0 < g.stack.1
+            && g.stack.1 - g.stack.0 <= 1 << 30
+        {
+            return Some(start + i as u64);
         }
         i += ps as usize;
     }

@@ -217,10 +217,10 @@ impl Q<'_, '_> {
             .dwarf
             .underlying(t.id)
             .map_err(|e| LayoutError(format!("{ty}.{path}: {e}")))?;
-        if let TypeKind::Struct { .. } = under.kind {
-            if let Some(f) = under.field("value") {
-                return Ok(o + f.offset);
-            }
+        if let TypeKind::Struct { .. } = under.kind
+            && let Some(f) = under.field("value")
+        {
+            return Ok(o + f.offset);
         }
         Ok(o)
     }

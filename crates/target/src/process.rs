@@ -264,10 +264,11 @@ impl<'t, 'data> Process<'t, 'data> {
     /// Records a warning (shown with results).
     pub fn warn(&self, w: impl Into<String>) {
         let w = w.into();
-        if let Ok(mut ws) = self.warnings.lock() {
-            if !ws.contains(&w) && ws.len() < 1000 {
-                ws.push(w);
-            }
+        if let Ok(mut ws) = self.warnings.lock()
+            && !ws.contains(&w)
+            && ws.len() < 1000
+        {
+            ws.push(w);
         }
     }
 

@@ -136,6 +136,80 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
+impl Summary {
+    /// The crash and every goroutine as the runtime prints them on the way
+    /// down (`panic: ...` or `fatal error: ...`, the signal line, then one
+    /// `goroutine N [state]:` section each, the crashing goroutine first),
+    /// so that the traceback parser and the diagnosis read a core the way
+    /// they read a log. Arguments are not printed (`()`), inlined calls are
+    /// `(...)` as in real tracebacks.
+    pub fn traceback_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        for (i, (text, _, recovered)) in self.panics.iter().enumerate() {
+            let indent = if i == 0 { "" } else { "\t" };
+            let _ = writeln!(
+                s,
+                "{indent}panic: {text}{}",
+                if *recovered { " [recovered]" } else { "" }
+            );
+        }
+        if let Some(msg) = &self.fatal {
+            let _ = writeln!(s, "fatal error: {msg}");
+        }
+        // Go prints the signal line for panics a signal caused (and for
+        // fatal signals); not for the SIGABRT GOTRACEBACK=crash raises.
+        if let Some(sig) = &self.cause_signal {
+            let _ = write!(s, "[signal {}", sig.name);
+            if let Some(code) = sig.code {
+                let _ = write!(s, " code={code:#x}");
+            }
+            if let Some(addr) = sig.addr {
+                let _ = write!(s, " addr={addr:#x}");
+            }
+            if let Some(pc) = sig.pc {
+                let _ = write!(s, " pc={pc:#x}");
+            }
+            s.push_str("]\n");
+        }
+        let crashing = self
+            .goroutines
+            .iter()
+            .filter(|g| Some(g.id) == self.crashing_goroutine);
+        let rest = self
+            .goroutines
+            .iter()
+            .filter(|g| Some(g.id) != self.crashing_goroutine);
+        for g in crashing.chain(rest) {
+            let _ = write!(s, "\ngoroutine {} [{}", g.id, g.state);
+            if g.locked {
+                s.push_str(", locked to thread");
+            }
+            s.push_str("]:\n");
+            for f in &g.frames {
+                let name = crate::goroutines::traceback_name(&f.function);
+                if f.inlined {
+                    let _ = writeln!(s, "{name}(...)\n\t{}:{}", f.file, f.line);
+                } else {
+                    let _ = writeln!(s, "{name}()\n\t{}:{} +{:#x}", f.file, f.line, f.offset);
+                }
+            }
+            if let Some(c) = &g.created_by {
+                let _ = write!(
+                    s,
+                    "created by {}",
+                    crate::goroutines::traceback_name(&c.function)
+                );
+                if let Some(p) = g.parent {
+                    let _ = write!(s, " in goroutine {p}");
+                }
+                let _ = writeln!(s, "\n\t{}:{}", c.file, c.line);
+            }
+        }
+        s
+    }
+}
+
 /// Runtime functions that operate on a map, by name prefix.
 pub fn is_map_op(function: &str) -> bool {
     const PREFIXES: [&str; 7] = [
@@ -263,10 +337,10 @@ impl<'t, 'data> Process<'t, 'data> {
         }
         match &ins {
             Some(ins) => {
-                if let Some(id) = crash.goroutine {
-                    if let Some(i) = gs.iter().position(|g| g.id == id) {
-                        out.maps = ins.crash_maps(&gs[i], &stacks[i]);
-                    }
+                if let Some(id) = crash.goroutine
+                    && let Some(i) = gs.iter().position(|g| g.id == id)
+                {
+                    out.maps = ins.crash_maps(&gs[i], &stacks[i]);
                 }
                 // Which goroutines operate on each of these maps.
                 for m in &mut out.maps {
@@ -371,10 +445,10 @@ impl Inspector<'_, '_, '_> {
                 .ok()
                 .flatten()
                 .map_or(0, |f| f.args().clamp(0, 256) as u64);
-            if let Ok(b) = r.bytes(p.sp, (p.cfa - p.sp).saturating_add(args)) {
-                if b.chunks_exact(ps as usize).any(|c| r.decode(c) == header) {
-                    return true;
-                }
+            if let Ok(b) = r.bytes(p.sp, (p.cfa - p.sp).saturating_add(args))
+                && b.chunks_exact(ps as usize).any(|c| r.decode(c) == header)
+            {
+                return true;
             }
         }
         false

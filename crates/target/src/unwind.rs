@@ -265,50 +265,48 @@ impl<'data> Walker<'_, '_, 'data> {
             // Jumps from the system stack back to the goroutine.
             let mut pc_for_sp = link_pc;
             let flag = f.flag;
-            if on_system {
-                if let Some((spc, ssp, sbp, slr)) = jump.sched {
-                    if f.name == "runtime.morestack" {
-                        // morestack never returns: continue at curg.sched.
-                        st = State {
-                            pc: spc,
-                            sp: ssp,
-                            bp: sbp,
-                            lr: slr,
-                            trap: false,
-                            regs: None,
-                            signal: None,
-                        };
-                        jumped = true;
-                        continue;
+            if on_system && let Some((spc, ssp, sbp, slr)) = jump.sched {
+                if f.name == "runtime.morestack" {
+                    // morestack never returns: continue at curg.sched.
+                    st = State {
+                        pc: spc,
+                        sp: ssp,
+                        bp: sbp,
+                        lr: slr,
+                        trap: false,
+                        regs: None,
+                        signal: None,
+                    };
+                    jumped = true;
+                    continue;
+                }
+                if f.name == "runtime.systemstack" && ssp != 0 {
+                    self.push(&mut out, &f, st.pc, lookup, &st, true, 0);
+                    // The frame continues on the goroutine stack.
+                    st.sp = ssp;
+                    st.bp = sbp;
+                    st.regs = None;
+                    jumped = true;
+                    let Some(delta) = sp_delta(&f, pc_for_sp) else {
+                        out.stopped = Some("no frame size for runtime.systemstack".into());
+                        break;
+                    };
+                    let cfa = st.sp.wrapping_add(delta as u64).wrapping_add(match arch {
+                        Arch::Amd64 => ps,
+                        _ => 0,
+                    });
+                    if let Some(p) = out.physical.last_mut() {
+                        p.cfa = cfa;
                     }
-                    if f.name == "runtime.systemstack" && ssp != 0 {
-                        self.push(&mut out, &f, st.pc, lookup, &st, true, 0);
-                        // The frame continues on the goroutine stack.
-                        st.sp = ssp;
-                        st.bp = sbp;
-                        st.regs = None;
-                        jumped = true;
-                        let Some(delta) = sp_delta(&f, pc_for_sp) else {
-                            out.stopped = Some("no frame size for runtime.systemstack".into());
-                            break;
-                        };
-                        let cfa = st.sp.wrapping_add(delta as u64).wrapping_add(match arch {
-                            Arch::Amd64 => ps,
-                            _ => 0,
-                        });
-                        if let Some(p) = out.physical.last_mut() {
-                            p.cfa = cfa;
+                    match self.caller(&mut st, cfa, arch, ps, false) {
+                        Ok(()) => {
+                            innermost = false;
+                            last_sp = 0;
+                            continue;
                         }
-                        match self.caller(&mut st, cfa, arch, ps, false) {
-                            Ok(()) => {
-                                innermost = false;
-                                last_sp = 0;
-                                continue;
-                            }
-                            Err(e) => {
-                                out.stopped = Some(e);
-                                break;
-                            }
+                        Err(e) => {
+                            out.stopped = Some(e);
+                            break;
                         }
                     }
                 }

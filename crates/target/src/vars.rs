@@ -55,6 +55,9 @@ struct Ctx<'a> {
     r: crate::memory::Reader<'a>,
 }
 
+/// `(name, role, decl_line, place)` of one variable of a frame.
+pub(crate) type FramePlace = (String, Role, Option<u64>, Place);
+
 impl LocationContext for Ctx<'_> {
     fn register(&self, reg: u16) -> Option<u64> {
         if let Some(regs) = &self.phys.regs {
@@ -110,11 +113,7 @@ impl Inspector<'_, '_, '_> {
     }
 
     /// `(name, role, decl_line, place)` of each variable of a frame.
-    pub(crate) fn frame_places(
-        &self,
-        stack: &Stack<'_>,
-        index: usize,
-    ) -> Result<Vec<(String, Role, Option<u64>, Place)>> {
+    pub(crate) fn frame_places(&self, stack: &Stack<'_>, index: usize) -> Result<Vec<FramePlace>> {
         let frame = stack.frames.get(index).ok_or_else(|| {
             Error::not_found(format!(
                 "no frame {index} (the stack has {})",
@@ -170,28 +169,28 @@ impl Inspector<'_, '_, '_> {
             // `&x`: x lives on the heap; read it through the pointer.
             if let Some(real) = v.name.strip_prefix('&') {
                 name = real.to_string();
-                if let Ok(info) = self.info(ty) {
-                    if let Shape::Pointer { target } = info.shape {
-                        place = match &place.src {
-                            Some(src) => match self.word(src) {
-                                Ok(p) => Place {
-                                    ty: target,
-                                    src: Some(Src::Mem(p)),
-                                    why: None,
-                                },
-                                Err(e) => Place {
-                                    ty: target,
-                                    src: None,
-                                    why: Some(e.to_string()),
-                                },
+                if let Ok(info) = self.info(ty)
+                    && let Shape::Pointer { target } = info.shape
+                {
+                    place = match &place.src {
+                        Some(src) => match self.word(src) {
+                            Ok(p) => Place {
+                                ty: target,
+                                src: Some(Src::Mem(p)),
+                                why: None,
                             },
-                            None => Place {
+                            Err(e) => Place {
                                 ty: target,
                                 src: None,
-                                why: place.why.clone(),
+                                why: Some(e.to_string()),
                             },
-                        };
-                    }
+                        },
+                        None => Place {
+                            ty: target,
+                            src: None,
+                            why: place.why.clone(),
+                        },
+                    };
                 }
             }
             out.push((name, role, v.decl_line, place));
@@ -211,25 +210,25 @@ impl Inspector<'_, '_, '_> {
         pieces: &[gosleuth_gobin::Piece],
         phys: &PhysicalFrame,
     ) -> Place {
-        if let [p] = pieces {
-            if p.size_bits.is_none() {
-                match &p.location {
-                    PieceLocation::Address(a) => {
-                        return Place {
-                            ty,
-                            src: Some(Src::Mem(*a)),
-                            why: None,
-                        };
-                    }
-                    PieceLocation::Empty => {
-                        return Place {
-                            ty,
-                            src: None,
-                            why: Some("optimized away".into()),
-                        };
-                    }
-                    _ => {}
+        if let [p] = pieces
+            && p.size_bits.is_none()
+        {
+            match &p.location {
+                PieceLocation::Address(a) => {
+                    return Place {
+                        ty,
+                        src: Some(Src::Mem(*a)),
+                        why: None,
+                    };
                 }
+                PieceLocation::Empty => {
+                    return Place {
+                        ty,
+                        src: None,
+                        why: Some("optimized away".into()),
+                    };
+                }
+                _ => {}
             }
         }
         let size = self.info(ty).map(|i| i.size).unwrap_or(0) as usize;

@@ -275,16 +275,16 @@ fn decode_json_into(b: &[u8], out: &mut Vec<u8>) -> Option<usize> {
                         let hex = std::str::from_utf8(b.get(i..i + 4)?).ok()?;
                         let mut cp = u32::from_str_radix(hex, 16).ok()?;
                         i += 4;
-                        if (0xd800..0xdc00).contains(&cp) && b.get(i..i + 2) == Some(b"\\u") {
-                            if let Some(lo) = b
+                        if (0xd800..0xdc00).contains(&cp)
+                            && b.get(i..i + 2) == Some(b"\\u")
+                            && let Some(lo) = b
                                 .get(i + 2..i + 6)
                                 .and_then(|h| std::str::from_utf8(h).ok())
                                 .and_then(|h| u32::from_str_radix(h, 16).ok())
                                 .filter(|lo| (0xdc00..0xe000).contains(lo))
-                            {
-                                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                                i += 6;
-                            }
+                        {
+                            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                            i += 6;
                         }
                         let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
                         let mut buf = [0u8; 4];

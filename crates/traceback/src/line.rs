@@ -25,7 +25,7 @@ pub(crate) enum Line<'a> {
     /// `fatal error: ...`.
     Fatal(&'a [u8]),
     /// `[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x..]`.
-    SignalLine(SignalFields<'a>),
+    Signal(SignalFields<'a>),
     /// `SIGQUIT: quit` (fatal signal header).
     FatalSignal {
         name: &'a [u8],
@@ -382,7 +382,7 @@ fn classify_panic(t: &[u8], indented: bool) -> Option<Line<'_>> {
 fn classify_bracket(t: &[u8]) -> Option<Line<'_>> {
     if let Some(rest) = strip(t, b"[signal ") {
         let rest = rest.strip_suffix(b"]").unwrap_or(rest);
-        return Some(Line::SignalLine(parse_signal_fields(rest)));
+        return Some(Line::Signal(parse_signal_fields(rest)));
     }
     if let Some(rest) = strip(t, b"[originating from goroutine ") {
         let (id, _) = take_dec(rest)?;
@@ -616,24 +616,23 @@ pub(crate) fn classify_file(t: &[u8]) -> Option<Line<'_>> {
         s = &s[..i];
     }
     let mut offset = None;
-    if let Some(i) = memchr::memrchr(b' ', s) {
-        if let Some(hex) = s[i + 1..].strip_prefix(b"+0x") {
-            offset = Some(parse_bare_hex(hex).and_then(|v| u32::try_from(v).ok())?);
-            s = trim(&s[..i]);
-        }
+    if let Some(i) = memchr::memrchr(b' ', s)
+        && let Some(hex) = s[i + 1..].strip_prefix(b"+0x")
+    {
+        offset = Some(parse_bare_hex(hex).and_then(|v| u32::try_from(v).ok())?);
+        s = trim(&s[..i]);
     }
     let colon = memchr::memrchr(b':', s)?;
     let line = parse_dec(&s[colon + 1..]).and_then(|v| u32::try_from(v).ok())?;
     let mut path = &s[..colon];
     // A log prefix that was not removed sits before the path, separated by
     // a tab or a run of spaces; a path itself has neither.
-    if memchr::memchr2(b' ', b'\t', path).is_some() {
-        if let Some(i) = path
+    if memchr::memchr2(b' ', b'\t', path).is_some()
+        && let Some(i) = path
             .windows(2)
             .rposition(|w| w[0] == b'\t' || w[1] == b'\t' || w == b"  ")
-        {
-            path = trim(&path[i..]);
-        }
+    {
+        path = trim(&path[i..]);
     }
     if path.is_empty() || !looks_like_path(path) {
         return None;
@@ -802,7 +801,7 @@ mod tests {
             }
         );
         match classify(b"[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x4b0400]") {
-            Line::SignalLine(f) => {
+            Line::Signal(f) => {
                 assert_eq!(
                     (f.name, f.description, f.addr, f.pc),
                     (
@@ -816,7 +815,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match classify(b"[signal 0xb code=0x1 addr=0x0 pc=0x40cc2a]") {
-            Line::SignalLine(f) => assert_eq!((f.name, f.addr), (&b"0xb"[..], Some(0))),
+            Line::Signal(f) => assert_eq!((f.name, f.addr), (&b"0xb"[..], Some(0))),
             other => panic!("{other:?}"),
         }
         assert_eq!(

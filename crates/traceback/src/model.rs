@@ -44,10 +44,10 @@ impl Interner {
     /// their frames, so comparing with the symbol seen at the same depth in
     /// the previous goroutine saves the hash lookup most of the time.
     pub(crate) fn intern_bytes_hinted(&mut self, b: &[u8], hint: Option<Sym>) -> Sym {
-        if let Some(h) = hint {
-            if self.get(h).as_bytes() == b {
-                return h;
-            }
+        if let Some(h) = hint
+            && self.get(h).as_bytes() == b
+        {
+            return h;
         }
         self.intern_bytes(b)
     }

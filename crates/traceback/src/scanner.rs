@@ -292,21 +292,21 @@ impl Scanner {
                     .map(|s| s.value.clone());
                 for s in strings.iter().filter(|s| holds_trace(&s.value)) {
                     let saved_prefix = self.prefix.take();
-                    if let Some(value) = &panic_value {
-                        if !s.value.contains("panic: ") {
-                            self.finish_trace();
-                            let mut builder = TraceBuilder::new(self.line_no, true);
-                            builder.trace.format = TraceFormat::RecoveredLog;
-                            builder.trace.recovered_by = Some("log field \"panic\"".into());
-                            builder.trace.panics.push(PanicMessage {
-                                message: value.clone(),
-                                recovered: false,
-                                repanicked: false,
-                                line: self.line_no,
-                            });
-                            builder.header_closed = true;
-                            self.current = Some(builder);
-                        }
+                    if let Some(value) = &panic_value
+                        && !s.value.contains("panic: ")
+                    {
+                        self.finish_trace();
+                        let mut builder = TraceBuilder::new(self.line_no, true);
+                        builder.trace.format = TraceFormat::RecoveredLog;
+                        builder.trace.recovered_by = Some("log field \"panic\"".into());
+                        builder.trace.panics.push(PanicMessage {
+                            message: value.clone(),
+                            recovered: false,
+                            repanicked: false,
+                            line: self.line_no,
+                        });
+                        builder.header_closed = true;
+                        self.current = Some(builder);
                     }
                     for l in s.value.split('\n') {
                         self.text_line(l.as_bytes());
@@ -320,13 +320,13 @@ impl Scanner {
     /// Classifies a line (removing a log prefix if it has one) and feeds
     /// it to the state machine.
     fn text_line(&mut self, raw: &[u8]) {
-        if let Some(template) = &self.prefix {
-            if let Some(rest) = template.strip(raw) {
-                let kind = line::classify(rest);
-                if kind != Line::Other {
-                    self.handle(kind, true, rest);
-                    return;
-                }
+        if let Some(template) = &self.prefix
+            && let Some(rest) = template.strip(raw)
+        {
+            let kind = line::classify(rest);
+            if kind != Line::Other {
+                self.handle(kind, true, rest);
+                return;
             }
         }
         let kind = line::classify(raw);
@@ -453,13 +453,13 @@ impl Scanner {
             }
             Line::Elided(count) => {
                 self.flush_pending_function();
-                if let Some(b) = self.builder() {
-                    if b.target != Target::None {
-                        b.elided = Some(Elision {
-                            at: b.frames.len() as u32,
-                            count,
-                        });
-                    }
+                if let Some(b) = self.builder()
+                    && b.target != Target::None
+                {
+                    b.elided = Some(Elision {
+                        at: b.frames.len() as u32,
+                        count,
+                    });
                 }
             }
             Line::Panic {
@@ -513,7 +513,7 @@ impl Scanner {
                     b.trace.fatal.push(message);
                 }
             }
-            Line::SignalLine(f) => {
+            Line::Signal(f) => {
                 if self.current.is_none() {
                     self.start_trace(at_start);
                 }
@@ -599,15 +599,15 @@ impl Scanner {
             }
             Line::Ancestor(id) => {
                 self.close_target();
-                if let Some(b) = self.builder() {
-                    if let Some(g) = b.trace.goroutines.last_mut() {
-                        g.ancestors.push(Ancestor {
-                            id,
-                            stack: StackId(u32::MAX),
-                            created_by: None,
-                        });
-                        b.target = Target::Ancestor;
-                    }
+                if let Some(b) = self.builder()
+                    && let Some(g) = b.trace.goroutines.last_mut()
+                {
+                    g.ancestors.push(Ancestor {
+                        id,
+                        stack: StackId(u32::MAX),
+                        created_by: None,
+                    });
+                    b.target = Target::Ancestor;
                 }
             }
             Line::HttpPanicServing(message) | Line::ObservedPanic(message) => {
@@ -738,12 +738,12 @@ impl Scanner {
             }
             Line::Debug1BarePc => {}
             Line::Register { name, value } => {
-                if let Some(b) = self.builder() {
-                    if b.target == Target::None || b.trace.signal.is_some() {
-                        b.trace
-                            .registers
-                            .push((dirt::lossy(name).into_owned(), value));
-                    }
+                if let Some(b) = self.builder()
+                    && (b.target == Target::None || b.trace.signal.is_some())
+                {
+                    b.trace
+                        .registers
+                        .push((dirt::lossy(name).into_owned(), value));
                 }
             }
             Line::ExitStatus(code) => {
@@ -774,12 +774,14 @@ impl Scanner {
         };
         // Go ≤ 1.22 prints a multi-line panic value raw: its continuation
         // lines come before the blank line that precedes the goroutine.
-        if !b.header_closed && !b.has_body() && b.trace.signal.is_none() {
-            if let Some(p) = b.trace.panics.last_mut() {
-                p.message.push('\n');
-                p.message.push_str(&dirt::lossy(text));
-                return;
-            }
+        if !b.header_closed
+            && !b.has_body()
+            && b.trace.signal.is_none()
+            && let Some(p) = b.trace.panics.last_mut()
+        {
+            p.message.push('\n');
+            p.message.push_str(&dirt::lossy(text));
+            return;
         }
         if b.target != Target::None || !b.trace.goroutines.is_empty() {
             self.skip(text, "not traceback text");
@@ -875,10 +877,8 @@ impl Scanner {
             // line was lost. Keep the location, never pair it with the
             // previous function.
             None => {
-                if keep_args {
-                    if let Some(i) = self.dump.push_args(b"") {
-                        b.frame_args.push(i);
-                    }
+                if keep_args && let Some(i) = self.dump.push_args(b"") {
+                    b.frame_args.push(i);
                 }
                 (unknown, false)
             }
@@ -894,16 +894,16 @@ impl Scanner {
     }
 
     fn flush_pending_function(&mut self) {
-        if let Some(b) = self.current.as_mut() {
-            if let Some(p) = b.pending_function.take() {
-                b.frames.push(Frame {
-                    function: p.function,
-                    file: None,
-                    line: 0,
-                    offset: None,
-                    inlined: p.inlined,
-                });
-            }
+        if let Some(b) = self.current.as_mut()
+            && let Some(p) = b.pending_function.take()
+        {
+            b.frames.push(Frame {
+                function: p.function,
+                file: None,
+                line: 0,
+                offset: None,
+                inlined: p.inlined,
+            });
         }
     }
 

@@ -7,14 +7,17 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 
+use gosleuth_coredump::CoreTarget;
 use gosleuth_diagnose::profile::{ProfileEvidence, profile_findings, profile_summary};
 use gosleuth_diagnose::{
-    BinaryFacts, DiagnoseOptions, FrameRole, FrameView, InputSummary, Report, SourceLine,
-    TextEvidence, analyze_text, attach_binary, attach_profiles, attach_source,
+    BinaryFacts, CoreFacts, CoreMap, DiagnoseOptions, FrameRole, FrameView, InputSummary, Report,
+    SourceLine, TextEvidence, analyze_text, attach_binary, attach_core, attach_profiles,
+    attach_source,
 };
 use gosleuth_gobin::Binary;
 use gosleuth_model::ArtifactKind;
 use gosleuth_pprof::Profile;
+use gosleuth_target::Process;
 use gosleuth_traceback::{Dump, ScanOptions};
 
 use crate::cmd::profile::Sources;
@@ -27,7 +30,9 @@ use crate::symbols::BinarySymbolizer;
 pub struct Args {
     /// Artifacts to analyse (`-` reads standard input), in any mix. Each is
     /// recognised by its content: traceback text (also inside logs),
-    /// goroutine dumps, race reports, pprof profiles, the Go executable.
+    /// goroutine dumps, race reports, pprof profiles, the Go executable, and
+    /// an ELF core dump of it (read with that executable: its goroutines,
+    /// and the maps the crash touched). zstd-compressed files are read too.
     #[arg(required = true, value_name = "PATH")]
     pub inputs: Vec<String>,
 
@@ -53,6 +58,7 @@ struct Evidence {
     texts: Vec<(String, Dump)>,
     profiles: Vec<(String, Profile)>,
     binaries: Vec<(String, Bytes)>,
+    cores: Vec<(String, Bytes)>,
     unusable: Vec<String>,
 }
 
@@ -63,7 +69,8 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
     }
     let usable = evidence.texts.iter().any(|(_, d)| !d.traces.is_empty())
         || !evidence.profiles.is_empty()
-        || !evidence.binaries.is_empty();
+        || !evidence.binaries.is_empty()
+        || !evidence.cores.is_empty();
     if !usable {
         return Err(Failure::bad_input(anyhow!(
             "{}",
@@ -84,6 +91,21 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
             }
         })
         .collect();
+
+    // A core is read with the executable that wrote it; when no traceback
+    // text shows the crash, the core's own goroutines stand in for it.
+    let mut core_facts = Vec::new();
+    let text_has_crash = evidence.texts.iter().any(|(_, d)| !d.traces.is_empty());
+    for (name, core) in &evidence.cores {
+        let Some((facts, text)) = read_core(name, core, &evidence.binaries) else {
+            continue;
+        };
+        if !text_has_crash {
+            let dump = gosleuth_traceback::scan(text.as_bytes(), &ScanOptions::default());
+            evidence.texts.push((name.clone(), dump));
+        }
+        core_facts.push(facts);
+    }
 
     // Traceback text first: it decides the crash.
     let texts: Vec<TextEvidence<'_>> = evidence
@@ -112,6 +134,21 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
         });
         let facts = binary_facts(name, binary, &report);
         attach_binary(&mut report, facts);
+    }
+    for facts in core_facts {
+        report.inputs.push(InputSummary {
+            name: facts.name.clone(),
+            kind: "core dump".to_string(),
+            detail: format!(
+                "{}, {}, {} goroutines, {} threads, read with {}",
+                facts.go_version.as_deref().unwrap_or("Go version unknown"),
+                facts.arch,
+                facts.goroutines,
+                facts.threads,
+                facts.executable
+            ),
+        });
+        attach_core(&mut report, facts);
     }
     let sources = Sources::new(args.source.clone());
     if !evidence.profiles.is_empty() {
@@ -175,6 +212,9 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
 /// Recognises one input by content and reads it into `evidence`.
 fn read_input(input: Input, args: &Args, evidence: &mut Evidence) -> Result<(), Failure> {
     let name = input.name().to_string();
+    if crate::input::is_zstd(input.head()) {
+        return read_compressed(input, evidence);
+    }
     match ArtifactKind::sniff(input.head()) {
         ArtifactKind::Text => {
             let mut scan_options = ScanOptions::default();
@@ -194,12 +234,116 @@ fn read_input(input: Input, args: &Args, evidence: &mut Evidence) -> Result<(), 
             evidence.profiles.push((name, load_profile(input)?));
         }
         ArtifactKind::ElfExecutable => evidence.binaries.push((name, input.into_bytes()?)),
+        ArtifactKind::ElfCore => evidence.cores.push((name, input.into_bytes()?)),
         other => evidence.unusable.push(format!(
             "{name}: {} is not something `analyze` reads yet",
             describe(other)
         )),
     }
     Ok(())
+}
+
+/// A zstd-compressed executable, core or profile (as fixtures are stored).
+fn read_compressed(input: Input, evidence: &mut Evidence) -> Result<(), Failure> {
+    let name = input.name().to_string();
+    let (bytes, kind) = crate::input::open_bytes(input)?;
+    match kind {
+        ArtifactKind::ElfExecutable => evidence.binaries.push((name, bytes)),
+        ArtifactKind::ElfCore => evidence.cores.push((name, bytes)),
+        ArtifactKind::Pprof | ArtifactKind::LegacyTextProfile | ArtifactKind::LegacyCpuProfile => {
+            let profile =
+                Profile::decode(&bytes).map_err(|e| Failure::bad_input(anyhow!("{name}: {e}")))?;
+            evidence.profiles.push((name, profile));
+        }
+        other => evidence.unusable.push(format!(
+            "{name}: zstd-compressed {} is not something `analyze` reads yet",
+            describe(other)
+        )),
+    }
+    Ok(())
+}
+
+/// Reads a core with the first executable that opens it: the facts for
+/// the diagnosis and the goroutines as the runtime would print them.
+fn read_core(name: &str, core: &[u8], binaries: &[(String, Bytes)]) -> Option<(CoreFacts, String)> {
+    if binaries.is_empty() {
+        warn(format!(
+            "{name}: a core dump is read with the executable that wrote it; give that executable too"
+        ));
+        return None;
+    }
+    let mut errors = Vec::new();
+    for (exe_name, exe) in binaries {
+        let target = match CoreTarget::open(core, exe) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("with {exe_name}: {e}"));
+                continue;
+            }
+        };
+        let summary = match Process::new(&target).and_then(|p| p.summary()) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(format!("with {exe_name}: {e}"));
+                continue;
+            }
+        };
+        let text = summary.traceback_text();
+        return Some((core_facts(name, exe_name, &summary), text));
+    }
+    warn(format!(
+        "{name}: cannot read the core ({})",
+        errors.join("; ")
+    ));
+    None
+}
+
+fn core_facts(name: &str, exe_name: &str, s: &gosleuth_target::Summary) -> CoreFacts {
+    CoreFacts {
+        name: name.to_string(),
+        executable: exe_name.to_string(),
+        go_version: s.go_version.clone(),
+        arch: s.arch.clone(),
+        threads: s.threads,
+        goroutines: s.goroutines.len(),
+        crashing_goroutine: s.crashing_goroutine,
+        cause_signal: s.cause_signal.as_ref().map(|sig| {
+            let mut t = sig.name.clone();
+            if let Some(a) = sig.addr {
+                t.push_str(&format!(" addr={a:#x}"));
+            }
+            if let Some(pc) = sig.pc {
+                t.push_str(&format!(" pc={pc:#x}"));
+            }
+            t
+        }),
+        maps: s
+            .maps
+            .iter()
+            .map(|m| CoreMap {
+                expr: m.expr.clone(),
+                goroutine: m.frame.map(|(g, _)| g),
+                frame_index: m.frame.map(|(_, i)| i),
+                function: m.frame.and_then(|(g, i)| {
+                    s.goroutines
+                        .iter()
+                        .find(|x| x.id == g)
+                        .and_then(|x| x.frames.get(i))
+                        .map(|f| f.function.clone())
+                }),
+                type_name: m.type_name.clone(),
+                header: m.header,
+                era: m.era.clone(),
+                count: m.count,
+                nil: m.nil,
+                growing: m.growing,
+                writing: m.writing,
+                problems: m.problems.clone(),
+                goroutines_in_map_ops: m.goroutines_in_map_ops.clone(),
+            })
+            .collect(),
+        warnings: s.warnings.clone(),
+    }
 }
 
 fn load_profile(input: Input) -> Result<Profile, Failure> {
@@ -236,22 +380,22 @@ fn binary_facts(name: &str, binary: &Binary<'_>, report: &Report) -> BinaryFacts
             .collect();
     }
     if let Some(crash) = &report.crash {
-        if let Some(pc) = crash.signal.as_ref().and_then(|s| s.pc) {
-            if let Ok(frames) = binary.resolve_signal_pc(pc) {
-                facts.signal_frames = frames
-                    .iter()
-                    .map(|f| FrameView {
-                        function: f.function.to_string(),
-                        file: Some(f.file.to_string()),
-                        line: f.line,
-                        offset: (!f.inlined).then_some(f.offset as u32),
-                        inlined: f.inlined,
-                        args: None,
-                        role: FrameRole::User,
-                        parent_goroutine: None,
-                    })
-                    .collect();
-            }
+        if let Some(pc) = crash.signal.as_ref().and_then(|s| s.pc)
+            && let Ok(frames) = binary.resolve_signal_pc(pc)
+        {
+            facts.signal_frames = frames
+                .iter()
+                .map(|f| FrameView {
+                    function: f.function.to_string(),
+                    file: Some(f.file.to_string()),
+                    line: f.line,
+                    offset: (!f.inlined).then_some(f.offset as u32),
+                    inlined: f.inlined,
+                    args: None,
+                    role: FrameRole::User,
+                    parent_goroutine: None,
+                })
+                .collect();
         }
         if let Some(c) = &crash.culprit {
             // An inlined culprit has no function of its own in the table.

@@ -689,33 +689,51 @@ impl Formatter<'_, '_> {
             .peekable();
         let mut errors = 0;
         let mut hex = [0u8; 18];
-        for i in range {
-            if self.json {
-                b.extend_from_slice(if self.written + i == 0 { b"\n" } else { b",\n" });
+        // Entries are formatted in groups: first the chains of the whole
+        // group are loaded and their strings touched, so that the cache
+        // misses of random chains overlap instead of following each other.
+        const GROUP: usize = 64;
+        let mut chains = [None; GROUP];
+        for start in range.clone().step_by(GROUP) {
+            let group = start..(start + GROUP).min(range.end);
+            for (c, &id) in chains.iter_mut().zip(&self.slots[group.clone()]) {
+                *c = self.chains.get(id);
             }
-            if let Some(&(_, s, e)) = bad.next_if(|x| x.0 as usize == i) {
-                let raw = &self.lines.bad_text[s as usize..e as usize];
-                errors += 1;
-                if self.json {
-                    b.extend_from_slice(b"{\"address\":\"");
-                    json_escape_into(b, &String::from_utf8_lossy(raw));
-                    b.extend_from_slice(
-                        b"\",\"frames\":[],\"error\":\"not a hexadecimal address\"}",
-                    );
-                } else {
-                    b.extend_from_slice(raw);
-                    b.extend_from_slice(b" ?\n");
+            let mut touch = 0u8;
+            for c in chains.iter().take(group.len()).flatten() {
+                for f in c.frames() {
+                    touch ^= f.function.as_bytes().first().copied().unwrap_or(0)
+                        ^ f.file.as_bytes().first().copied().unwrap_or(0);
                 }
-                continue;
             }
-            let pc = self.lines.pcs[i];
-            let addr = format_hex(&mut hex, pc);
-            let chain = self.chains.get(self.slots[i]);
-            errors += usize::from(chain.is_some_and(|c| c.corrupted));
-            if self.json {
-                json_entry(b, addr, pc, chain);
-            } else {
-                text_entry(b, addr, pc, chain);
+            std::hint::black_box(touch);
+            for (i, chain) in group.zip(chains) {
+                if self.json {
+                    b.extend_from_slice(if self.written + i == 0 { b"\n" } else { b",\n" });
+                }
+                if let Some(&(_, s, e)) = bad.next_if(|x| x.0 as usize == i) {
+                    let raw = &self.lines.bad_text[s as usize..e as usize];
+                    errors += 1;
+                    if self.json {
+                        b.extend_from_slice(b"{\"address\":\"");
+                        json_escape_into(b, &String::from_utf8_lossy(raw));
+                        b.extend_from_slice(
+                            b"\",\"frames\":[],\"error\":\"not a hexadecimal address\"}",
+                        );
+                    } else {
+                        b.extend_from_slice(raw);
+                        b.extend_from_slice(b" ?\n");
+                    }
+                    continue;
+                }
+                let pc = self.lines.pcs[i];
+                let addr = format_hex(&mut hex, pc);
+                errors += usize::from(chain.is_some_and(|c| c.corrupted));
+                if self.json {
+                    json_entry(b, addr, pc, chain);
+                } else {
+                    text_entry(b, addr, pc, chain);
+                }
             }
         }
         errors
@@ -732,7 +750,7 @@ fn json_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobi
     };
     let mut dec = [0u8; 20];
     let offset = format_dec(&mut dec, pc.wrapping_sub(chain.entry));
-    for (k, f) in chain.frames.iter().enumerate() {
+    for (k, f) in chain.frames().enumerate() {
         b.extend_from_slice(if k > 0 {
             b",{\"function\":\""
         } else {
@@ -759,16 +777,14 @@ fn json_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobi
 }
 
 fn text_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobin::Chain<'_, '_>>) {
-    let frames = chain.map_or(&[][..], |c| c.frames);
-    if frames.is_empty() {
+    let Some(chain) = chain.filter(|c| !c.is_empty()) else {
         b.extend_from_slice(addr);
         b.extend_from_slice(b" ?\n");
         return;
-    }
-    let entry = chain.map_or(pc, |c| c.entry);
+    };
     let mut hex = [0u8; 18];
-    let offset = format_hex(&mut hex, pc.wrapping_sub(entry));
-    for f in frames {
+    let offset = format_hex(&mut hex, pc.wrapping_sub(chain.entry));
+    for f in chain.frames() {
         b.extend_from_slice(addr);
         b.push(b' ');
         b.extend_from_slice(f.function.as_bytes());
