@@ -451,3 +451,14 @@ fn analyze_shows_every_goroutine_on_the_concurrent_map() {
     }
     assert!(checked >= 4, "concurrent-map cores of two map eras");
 }
+
+#[test]
+fn analyze_refuses_a_core_without_its_executable() {
+    let Some((_, core, _)) = case("go1.26", "core_nilmap") else {
+        return;
+    };
+    let out = run(&["analyze", s(&core)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("executable"), "{err}");
+}

@@ -67,10 +67,17 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
     for name in &args.inputs {
         read_input(Input::open(name)?, &args, &mut evidence)?;
     }
+    if evidence.binaries.is_empty() {
+        // A core is only readable with the executable that wrote it.
+        for (name, _) in evidence.cores.drain(..) {
+            evidence.unusable.push(format!(
+                "{name}: a core dump is read with the executable that wrote it; give that executable too"
+            ));
+        }
+    }
     let usable = evidence.texts.iter().any(|(_, d)| !d.traces.is_empty())
         || !evidence.profiles.is_empty()
-        || !evidence.binaries.is_empty()
-        || !evidence.cores.is_empty();
+        || !evidence.binaries.is_empty();
     if !usable {
         return Err(Failure::bad_input(anyhow!(
             "{}",
@@ -266,12 +273,6 @@ fn read_compressed(input: Input, evidence: &mut Evidence) -> Result<(), Failure>
 /// Reads a core with the first executable that opens it: the facts for
 /// the diagnosis and the goroutines as the runtime would print them.
 fn read_core(name: &str, core: &[u8], binaries: &[(String, Bytes)]) -> Option<(CoreFacts, String)> {
-    if binaries.is_empty() {
-        warn(format!(
-            "{name}: a core dump is read with the executable that wrote it; give that executable too"
-        ));
-        return None;
-    }
     let mut errors = Vec::new();
     for (exe_name, exe) in binaries {
         let target = match CoreTarget::open(core, exe) {
