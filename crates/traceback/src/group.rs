@@ -111,20 +111,20 @@ pub fn group(dump: &Dump, trace: &Trace, opts: &GroupOptions) -> Vec<Group> {
             });
         }
     }
+    // Which group holds `first` is decided once, not in every comparison:
+    // a group of a big dump has thousands of members.
     let holds_first = |g: &Group| {
         opts.first
             .is_some_and(|id| g.members.iter().any(|&m| trace.goroutines[m].id == id))
     };
+    let mut order: Vec<(bool, Group)> = groups.into_iter().map(|g| (holds_first(&g), g)).collect();
     // Stable sort keeps first appearance as the last tie-breaker.
-    groups.sort_by(|a, b| {
-        holds_first(b)
-            .cmp(&holds_first(a))
-            .then(b.count.cmp(&a.count))
-            .then(
-                b.wait_minutes
-                    .map(|w| w.1)
-                    .cmp(&a.wait_minutes.map(|w| w.1)),
-            )
+    order.sort_by(|(a_first, a), (b_first, b)| {
+        b_first.cmp(a_first).then(b.count.cmp(&a.count)).then(
+            b.wait_minutes
+                .map(|w| w.1)
+                .cmp(&a.wait_minutes.map(|w| w.1)),
+        )
     });
-    groups
+    order.into_iter().map(|(_, g)| g).collect()
 }

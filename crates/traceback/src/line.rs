@@ -604,6 +604,45 @@ pub(crate) fn plain_file_line(raw: &[u8]) -> Option<Line<'_>> {
     Some(Line::File { path, line, offset })
 }
 
+/// A file line of the form [`plain_file_line`] reads whose path is already
+/// known (the file seen at the same depth of the previous stack): its line
+/// number and offset, parsed forward without searching. `None` when the
+/// line is not exactly `\tPATH:LINE +0xOFF` (or `\tPATH:LINE`) with at most 9
+/// digits of line and 8 of offset; [`plain_file_line`] then decides. For
+/// every line this accepts, `plain_file_line` returns the same path, line and
+/// offset.
+pub(crate) fn file_line_with_path(raw: &[u8], path: &[u8]) -> Option<(u32, Option<u32>)> {
+    let rest = raw
+        .strip_prefix(b"\t")?
+        .strip_prefix(path)?
+        .strip_prefix(b":")?;
+    if path.first().is_none_or(|c| c.is_ascii_whitespace())
+        || !(path.ends_with(b".go") || path.ends_with(b".s") || looks_like_path(path))
+    {
+        return None;
+    }
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits > 9 {
+        return None;
+    }
+    let line = rest[..digits]
+        .iter()
+        .fold(0u32, |v, &c| v * 10 + u32::from(c - b'0'));
+    let rest = &rest[digits..];
+    if rest.is_empty() {
+        return Some((line, None));
+    }
+    let hex = rest.strip_prefix(b" +0x")?;
+    if hex.is_empty() || hex.len() > 8 {
+        return None;
+    }
+    let mut offset = 0u32;
+    for &c in hex {
+        offset = offset << 4 | char::from(c).to_digit(16)?;
+    }
+    Some((line, Some(offset)))
+}
+
 /// `\t/path/to/file.go:123 +0x1d fp=0x.. sp=0x.. pc=0x..`, tabs possibly
 /// lost or turned into spaces. Matched from the end because paths may
 /// contain spaces (`C:/Program Files/Go/src/...`).
@@ -787,6 +826,45 @@ mod tests {
             }
         );
         assert_eq!(classify(b"...12 frames elided..."), Line::Elided(Some(12)));
+    }
+
+    #[test]
+    fn file_lines_with_a_known_path_agree_with_plain_file_line() {
+        let path = b"/go/src/app/main.go";
+        for raw in [
+            &b"\t/go/src/app/main.go:42 +0x1d"[..],
+            b"\t/go/src/app/main.go:42",
+            b"\t/go/src/app/main.go:7 +0xFFFFffff",
+            b"\t/go/src/app/main.go:999999999 +0x0",
+            b"\t/go/src/app/main.go:1234567890 +0x1",
+            b"\t/go/src/app/main.go:42 +0x123456789",
+            b"\t/go/src/app/main.go:42 +0x",
+            b"\t/go/src/app/main.go:42 +0x1d\r",
+            b"\t/go/src/app/main.go:42 +0x1d fp=0x1 sp=0x2 pc=0x3",
+            b"\t/go/src/app/main.go:1:42 +0x1d",
+            b"\t/go/src/app/main.go:",
+            b"\t/go/src/app/main.go",
+            b"\t/go/src/app/main.go.go:42 +0x1d",
+            b"/go/src/app/main.go:42 +0x1d",
+        ] {
+            if let Some((line, offset)) = file_line_with_path(raw, path) {
+                assert_eq!(
+                    plain_file_line(raw),
+                    Some(Line::File { path, line, offset }),
+                    "{}",
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
+        assert_eq!(
+            file_line_with_path(b"\t/go/src/app/main.go:42 +0x1d", path),
+            Some((42, Some(0x1d)))
+        );
+        assert_eq!(
+            file_line_with_path(b"\t/go/src/app/main.go:42", path),
+            Some((42, None))
+        );
+        assert_eq!(file_line_with_path(b"\t main.go:42", b" main.go"), None);
     }
 
     #[test]

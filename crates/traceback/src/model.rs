@@ -356,6 +356,9 @@ pub struct Dump {
     /// Stacks by the hash of their frames: looked up with borrowed frames,
     /// so a goroutine whose stack is already known allocates nothing.
     pub(crate) stack_index: FxHashMap<u64, Vec<StackId>>,
+    /// The stack interned last: the next goroutine often has the same one,
+    /// and comparing with it costs less than hashing.
+    pub(crate) last_stack: Option<StackId>,
     /// Argument lists of frames as printed (`0xc000010000, {0x4d55a5, 0x5}`),
     /// one arena for all, indexed through `arg_spans` from
     /// [`Goroutine::args_start`]: one allocation instead of millions.
@@ -433,6 +436,13 @@ impl Dump {
     /// only when the stack is new.
     pub(crate) fn intern_frames(&mut self, frames: &[Frame], elided: Option<Elision>) -> StackId {
         use std::hash::{Hash, Hasher};
+        if let Some(last) = self.last_stack
+            && let Some(known) = self.stacks.get(last.0 as usize)
+            && known.elided == elided
+            && known.frames == frames
+        {
+            return last;
+        }
         let mut h = rustc_hash::FxHasher::default();
         frames.hash(&mut h);
         elided.hash(&mut h);
@@ -441,11 +451,13 @@ impl Dump {
         for &id in candidates.iter() {
             let known = &self.stacks[id.0 as usize];
             if known.frames == frames && known.elided == elided {
+                self.last_stack = Some(id);
                 return id;
             }
         }
         let id = StackId(self.stacks.len() as u32);
         candidates.push(id);
+        self.last_stack = Some(id);
         self.stacks.push(Stack {
             frames: frames.to_vec(),
             elided,

@@ -36,7 +36,15 @@ pub fn scan(input: &[u8], opts: &ScanOptions) -> Dump {
 /// release those pages (`madvise(MADV_DONTNEED)`), so the scan's resident
 /// memory stays a few blocks whatever the size of the file: nothing in the
 /// returned [`Dump`] borrows from the input.
-pub fn scan_with_progress(input: &[u8], opts: &ScanOptions, done: &mut dyn FnMut(usize)) -> Dump {
+///
+/// Batches are pipelined: while the blocks of one batch are scanned, the
+/// results of the batch before are stitched and `done` is called for it, so
+/// neither leaves a core idle.
+pub fn scan_with_progress(
+    input: &[u8],
+    opts: &ScanOptions,
+    done: &mut (dyn FnMut(usize) + Send),
+) -> Dump {
     let total = input.len() as u64;
     let ended_mid_line = !input.is_empty() && !input.ends_with(b"\n");
     if input.len() < opts.parallel_threshold.max(BLOCK) {
@@ -48,21 +56,35 @@ pub fn scan_with_progress(input: &[u8], opts: &ScanOptions, done: &mut dyn FnMut
     let mut rest = input;
     let mut independent = true;
     let mut batch: Vec<(&[u8], bool)> = Vec::new();
+    // A batch scanned but not yet stitched, with the input offset it ends at.
+    let mut scanned: Option<Scanned<'_>> = None;
+    let mut stitch = |driver: &mut Driver, scanned: Option<Scanned<'_>>| {
+        if let Some((blocks, scanners, end)) = scanned {
+            driver.stitch(&blocks, scanners);
+            done(end);
+        }
+    };
     while !rest.is_empty() {
         let (end, next_independent) = cut(rest, false);
         batch.push((&rest[..end], independent));
         independent = next_independent;
         rest = &rest[end..];
-        if batch.len() >= batch_len() {
-            driver.batch(&batch);
-            batch.clear();
-            done(input.len() - rest.len());
+        if batch.len() >= batch_len() || rest.is_empty() {
+            let blocks = std::mem::take(&mut batch);
+            let previous = scanned.take();
+            let (scanners, ()) = rayon::join(
+                || scan_blocks(opts, &blocks),
+                || stitch(&mut driver, previous),
+            );
+            scanned = Some((blocks, scanners, input.len() - rest.len()));
         }
     }
-    driver.batch(&batch);
-    done(input.len());
+    stitch(&mut driver, scanned);
     driver.finish(total, ended_mid_line)
 }
+
+/// Blocks of a batch, their fresh scanners, and where the batch ends.
+type Scanned<'a> = (Vec<(&'a [u8], bool)>, Vec<Option<Scanner>>, usize);
 
 /// Scans a stream in bounded memory. Errors are those of the reader.
 pub fn scan_reader<R: Read>(mut reader: R, opts: &ScanOptions) -> io::Result<Dump> {
@@ -165,19 +187,52 @@ fn cut(buf: &[u8], streaming: bool) -> (usize, bool) {
 }
 
 fn feed_lines(scanner: &mut Scanner, block: &[u8]) {
-    scanner.expect_dirt(
-        (memchr::memchr(b'\\', block).is_some() && memchr::memmem::find(block, b"\\n").is_some())
-            || memchr::memmem::find(block, b"{\"").is_some(),
-        memchr::memmem::find(block, b"](http").is_some(),
-    );
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', block) {
-        scanner.line(&block[start..nl]);
-        start = nl + 1;
+    let (json, links) = dirt_signs(block);
+    scanner.expect_dirt(json, links);
+    scanner.feed(block);
+}
+
+/// Scans the independent blocks of a batch in parallel, each with a fresh
+/// scanner (they start at a goroutine boundary); dependent blocks get `None`
+/// and are left for [`Driver::stitch`].
+fn scan_blocks(opts: &ScanOptions, blocks: &[(&[u8], bool)]) -> Vec<Option<Scanner>> {
+    blocks
+        .par_iter()
+        .map(|(data, independent)| {
+            independent.then(|| {
+                let mut s = Scanner::new(opts.clone());
+                feed_lines(&mut s, data);
+                s
+            })
+        })
+        .collect()
+}
+
+/// Whether `block` may hold JSON-escaped traces (a `\n` escape or `{"`) and Markdown
+/// links (`](http`): one pass for the three bytes that start or end them,
+/// instead of one search per sign.
+fn dirt_signs(block: &[u8]) -> (bool, bool) {
+    let (mut json, mut links) = (false, false);
+    for i in memchr::memchr3_iter(b'\\', b'"', b']', block) {
+        match block[i] {
+            b'\\' => json |= block.get(i + 1) == Some(&b'n'),
+            b'"' => json |= i > 0 && block[i - 1] == b'{',
+            _ => links |= block[i + 1..].starts_with(b"(http"),
+        }
+        // Once one sign is found, the other is searched for directly: a
+        // JSON log has quotes everywhere.
+        if json {
+            links = links || memchr::memmem::find(&block[i..], b"](http").is_some();
+            break;
+        }
+        if links {
+            let rest = &block[i..];
+            json = memchr::memmem::find(rest, b"\\n").is_some()
+                || memchr::memmem::find(rest, b"{\"").is_some();
+            break;
+        }
     }
-    if start < block.len() {
-        scanner.line(&block[start..]);
-    }
+    (json, links)
 }
 
 /// Runs batches of blocks and stitches their results in order.
@@ -199,19 +254,13 @@ impl Driver {
     }
 
     fn batch(&mut self, blocks: &[(&[u8], bool)]) {
-        let opts = &self.opts;
-        let fresh: Vec<Option<Scanner>> = blocks
-            .par_iter()
-            .map(|(data, independent)| {
-                // Independent blocks start at a goroutine boundary and get a
-                // fresh scanner; dependent ones go on with the previous one.
-                independent.then(|| {
-                    let mut s = Scanner::new(opts.clone());
-                    feed_lines(&mut s, data);
-                    s
-                })
-            })
-            .collect();
+        let fresh = scan_blocks(&self.opts, blocks);
+        self.stitch(blocks, fresh);
+    }
+
+    /// Takes the results of [`scan_blocks`] in order, scanning the
+    /// dependent blocks with the scanner of the block before them.
+    fn stitch(&mut self, blocks: &[(&[u8], bool)], fresh: Vec<Option<Scanner>>) {
         for ((data, _), scanned) in blocks.iter().zip(fresh) {
             match scanned {
                 Some(s) => {
@@ -457,6 +506,55 @@ mod tests {
             );
         }
         text
+    }
+
+    /// Replaying recorded goroutine bodies gives what reading every line
+    /// gives, also around bodies that must not be replayed.
+    #[test]
+    fn replayed_bodies_agree_with_line_by_line() {
+        let mut text = dump_text(300);
+        let odd = "goroutine 9001 [select]:\nmain.worker1(0x1)\n\t/go/src/app/main.go:11 +0x2c\nnot traceback text\nmain.main.func1()\n\t/go/src/app/main.go:99 +0x10\ncreated by main.main in goroutine 1\n\t/go/src/app/main.go:100 +0x55\n\ngoroutine 9002 [select]:\nmain.worker1(0x1)\n\t/go/src/app/main.go:11 +0x2c\n...2 frames elided...\ncreated by main.main\n\ngoroutine 9003 [select]:\nmain.worker1(0x1)\n\t/go/src/app/main.go:11 +0x2c\n...2 frames elided...\ncreated by main.main\n\n";
+        text.extend_from_slice(odd.as_bytes());
+        for i in 0..40 {
+            // Runs of identical bodies, broken by one that differs.
+            let line = if i % 7 == 6 { 12 } else { 11 };
+            text.extend_from_slice(
+                format!(
+                    "goroutine {} [chan receive]:\nmain.worker(...)\n\t/go/src/app/main.go:{line}\nmain.main.func1()\n\t/go/src/app/main.go:99 +0x10\ncreated by main.main in goroutine 1\n\t/go/src/app/main.go:100 +0x55\n\n",
+                    i + 10_000
+                )
+                .as_bytes(),
+            );
+        }
+        text.extend_from_slice(&dump_text(50)[13..]);
+        for cut in [text.len(), text.len() - 7, text.len() / 2, 1000] {
+            let text = &text[..cut];
+            for keep_args in [false, true] {
+                let opts = ScanOptions {
+                    keep_args,
+                    ..ScanOptions::default()
+                };
+                let mut whole = Scanner::new(opts.clone());
+                whole.expect_dirt(false, false);
+                whole.feed(text);
+                let whole = whole.finish(text.len() as u64, !text.ends_with(b"\n"));
+                let mut lines = Scanner::new(opts);
+                lines.expect_dirt(false, false);
+                let mut pieces: Vec<&[u8]> = text.split(|&c| c == b'\n').collect();
+                if text.ends_with(b"\n") {
+                    // `split` yields an empty last piece that is no line.
+                    pieces.pop();
+                }
+                for l in pieces {
+                    lines.line(l);
+                }
+                let lines = lines.finish(text.len() as u64, !text.ends_with(b"\n"));
+                assert_eq!(whole.traces, lines.traces);
+                assert_eq!(whole.stacks, lines.stacks);
+                assert_eq!(whole.skipped, lines.skipped);
+                assert_eq!(whole.lines, lines.lines);
+            }
+        }
     }
 
     #[test]

@@ -113,6 +113,34 @@ pub(crate) struct Scanner {
     /// Function and file symbols by frame depth in the previous stack.
     recent_functions: Vec<Sym>,
     recent_files: Vec<Sym>,
+    /// A header line was just handled (see [`Scanner::feed`]).
+    header_seen: bool,
+    /// The body of the last goroutine recorded, if any.
+    memo: BodyMemo,
+    /// The body being recorded: where it starts in the block and the line
+    /// number of its header.
+    recording: Option<(usize, u64)>,
+    /// Only lines whose effect depends on nothing but their text were seen
+    /// since the recording started.
+    recording_pure: bool,
+}
+
+/// The text of a goroutine's body (its lines after the header, up to the
+/// blank line) in the block being fed, and the state it left: a following
+/// goroutine with byte-identical body gets the same state without its
+/// lines being read again. Consecutive goroutines started by one loop and
+/// parked in one place print the very same lines.
+#[derive(Default)]
+struct BodyMemo {
+    valid: bool,
+    start: usize,
+    end: usize,
+    lines: u64,
+    frames: Vec<Frame>,
+    pending_function: Option<PendingFunction>,
+    pending_created_by: bool,
+    elided: Option<Elision>,
+    created_by: Option<CreatedBy>,
 }
 
 /// The most bytes a JSON string may span across physical lines before we
@@ -136,7 +164,106 @@ impl Scanner {
             may_have_links: true,
             recent_functions: Vec::new(),
             recent_files: Vec::new(),
+            header_seen: false,
+            memo: BodyMemo::default(),
+            recording: None,
+            recording_pure: false,
         }
+    }
+
+    /// Feeds a block of lines. Same as feeding its lines one by one with
+    /// [`Scanner::line`], except that a goroutine body identical to the
+    /// previous one recorded in this block is taken over whole.
+    pub(crate) fn feed(&mut self, block: &[u8]) {
+        self.memo.valid = false;
+        self.recording = None;
+        self.header_seen = false;
+        let mut start = 0;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
+            let raw = &block[start..end];
+            if raw.is_empty() {
+                self.end_recording(start);
+            }
+            self.line(raw);
+            start = end + 1;
+            if self.header_seen {
+                self.header_seen = false;
+                start = self.after_header(block, start.min(block.len()));
+            }
+        }
+    }
+
+    /// Whether goroutine bodies may be recorded and replayed: clean text
+    /// (the fast path's conditions) without arguments kept.
+    fn memo_allowed(&self) -> bool {
+        self.prefix.is_none()
+            && !self.may_have_json
+            && !self.may_have_links
+            && self.json_pending.is_none()
+            && !self.keep_args
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|b| b.target == Target::Goroutine)
+    }
+
+    /// Right after a goroutine header whose body starts at `pos`: replays
+    /// the recorded body if the text is the same, else starts recording.
+    /// Returns where feeding goes on.
+    fn after_header(&mut self, block: &[u8], pos: usize) -> usize {
+        self.recording = None;
+        if !self.memo_allowed() {
+            return pos;
+        }
+        let b = self.current.as_mut().expect("memo_allowed checked it");
+        let fresh = b.frames.is_empty()
+            && b.pending_function.is_none()
+            && !b.pending_created_by
+            && b.elided.is_none()
+            && b.frame_args.is_empty();
+        if !fresh {
+            return pos;
+        }
+        let m = &self.memo;
+        let len = m.end - m.start;
+        if m.valid && block.len() - pos >= len && block[pos..pos + len] == block[m.start..m.end] {
+            b.frames.extend_from_slice(&m.frames);
+            b.pending_function = m.pending_function;
+            b.pending_created_by = m.pending_created_by;
+            b.elided = m.elided;
+            if let Some(g) = b.trace.goroutines.last_mut() {
+                g.created_by = m.created_by;
+            }
+            self.line_no += m.lines;
+            b.trace.last_line = self.line_no;
+            return pos + len;
+        }
+        self.recording = Some((pos, self.line_no));
+        self.recording_pure = true;
+        pos
+    }
+
+    /// An empty line starts at `pos`: the body being recorded ends there.
+    fn end_recording(&mut self, pos: usize) {
+        let Some((start, header_line)) = self.recording.take() else {
+            return;
+        };
+        if !self.recording_pure || !self.memo_allowed() {
+            return;
+        }
+        let b = self.current.as_ref().expect("memo_allowed checked it");
+        let m = &mut self.memo;
+        m.valid = true;
+        m.start = start;
+        m.end = pos;
+        m.lines = self.line_no - header_line;
+        m.frames.clear();
+        m.frames.extend_from_slice(&b.frames);
+        m.pending_function = b.pending_function;
+        m.pending_created_by = b.pending_created_by;
+        m.elided = b.elided;
+        m.created_by = b.trace.goroutines.last().and_then(|g| g.created_by);
     }
 
     /// Tells the scanner what the next lines may contain (see the fields).
@@ -213,15 +340,26 @@ impl Scanner {
                 if b.pending_function.is_none() {
                     return false;
                 }
-                let Some(Line::File { path, line, offset }) = line::plain_file_line(raw) else {
-                    return false;
-                };
+                // The file at this depth of the previous stack is usually
+                // this one: then only the numbers after it are read.
                 let depth = b.frames.len();
-                let file = self
-                    .dump
-                    .strings
-                    .intern_bytes_hinted(path, self.recent_files.get(depth).copied());
-                remember(&mut self.recent_files, depth, file);
+                let hint = self.recent_files.get(depth).copied();
+                let known = hint.and_then(|h| {
+                    line::file_line_with_path(raw, self.dump.strings.get(h).as_bytes())
+                        .map(|(line, offset)| (h, line, offset))
+                });
+                let (file, line, offset) = match known {
+                    Some(known) => known,
+                    None => {
+                        let Some(Line::File { path, line, offset }) = line::plain_file_line(raw)
+                        else {
+                            return false;
+                        };
+                        let file = self.dump.strings.intern_bytes_hinted(path, hint);
+                        remember(&mut self.recent_files, depth, file);
+                        (file, line, offset)
+                    }
+                };
                 let p = b.pending_function.take().expect("checked above");
                 b.frames.push(Frame {
                     function: p.function,
@@ -323,6 +461,7 @@ impl Scanner {
         if let Some(template) = &self.prefix
             && let Some(rest) = template.strip(raw)
         {
+            self.recording_pure = false;
             let kind = line::classify(rest);
             if kind != Line::Other {
                 self.handle(kind, true, rest);
@@ -335,6 +474,7 @@ impl Scanner {
             return;
         }
         if let Some((at, kind)) = find_anchor(raw) {
+            self.recording_pure = false;
             // For a file line the anchor is the blank run before the path,
             // so the prefix ends where it begins either way.
             self.prefix = PrefixTemplate::learn(&raw[..at]);
@@ -359,6 +499,13 @@ impl Scanner {
     /// prefix (an anchor found by search).
     fn handle(&mut self, kind: Line<'_>, at_start: bool, text: &[u8]) {
         let line_no = self.line_no;
+        // Inside a goroutine body these depend on their text alone.
+        if !matches!(
+            kind,
+            Line::Function { .. } | Line::File { .. } | Line::CreatedBy { .. } | Line::Elided(_)
+        ) {
+            self.recording_pure = false;
+        }
         if let Some(b) = self.current.as_mut() {
             b.trace.last_line = line_no;
         }
@@ -407,6 +554,7 @@ impl Scanner {
                     ancestors: Vec::new(),
                 });
                 b.target = Target::Goroutine;
+                self.header_seen = true;
             }
             Line::StackUnavailable => {
                 if let Some(g) = self.builder().and_then(|b| b.trace.goroutines.last_mut()) {
@@ -789,6 +937,7 @@ impl Scanner {
     }
 
     fn skip(&mut self, text: &[u8], why: &str) {
+        self.recording_pure = false;
         self.dump.skipped_total += 1;
         if self.dump.skipped.len() < self.opts.max_skipped {
             let shown: String = dirt::lossy(text).chars().take(120).collect();
