@@ -322,20 +322,30 @@ fn funcs(exe: &str, pattern: Option<&str>, out: &mut Output) -> CmdResult {
 
 // ---------------------------------------------------------------- symbolize
 
-/// Addresses are handled in batches of up to `BATCH` (a whole input of a
-/// million addresses is one batch). A batch is sorted (radix sort), split
-/// among threads and resolved in address order: each function's tables are
-/// decoded once per batch and addresses with equal frames share a chain
-/// (`gosleuth_gobin::Chains`). Then the entries are formatted from their
-/// chains in input order, in blocks formatted in parallel and written
-/// while the next blocks are formatted.
+/// Standard input is read in chunks of about `CHUNK` bytes; the complete
+/// lines of a chunk are parsed in parallel and handled in batches of up to
+/// `BATCH` addresses (a whole input of a million addresses is one chunk
+/// and one batch).
+///
+/// A batch is split by address range into parts, a few per thread. Each
+/// part, on its own thread, collects its addresses, sorts them (radix
+/// sort), resolves them in address order (each function's tables are
+/// decoded once and addresses with equal frames share a chain,
+/// `gosleuth_gobin::Chains`) and points its entries at their chains.
+/// Then the entries are formatted from their chains in input order, in
+/// blocks formatted in parallel and written while the next blocks are
+/// formatted.
 const BATCH: usize = 1 << 20;
 
-/// Addresses per formatted block.
-const BLOCK: usize = 1 << 13;
+/// Bytes of standard input parsed at a time.
+const CHUNK: usize = 16 << 20;
 
-/// Bytes asked of standard input per read.
-const READ: usize = 1 << 20;
+/// Addresses per formatted block.
+const BLOCK: usize = 1 << 11;
+
+/// Parts of a batch per thread: more than one, so that a thread slowed
+/// down by other work on the machine does not hold up the others.
+const PARTS_PER_THREAD: usize = 2;
 
 fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
     let bytes = open(exe)?;
@@ -355,61 +365,44 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
     }
     let mut lines = Lines::default();
     if !addrs.is_empty() {
-        for chunk in addrs.chunks(BATCH) {
-            lines.clear();
-            for a in chunk {
-                lines.push(a.as_bytes());
-            }
-            run.batch(&lines, &stdout)?;
+        for a in &addrs {
+            lines.push(a.as_bytes());
         }
+        run.batches(&lines, &stdout)?;
     } else {
         let mut stdin = std::io::stdin().lock();
         let mut buf: Vec<u8> = Vec::new();
-        let mut pos = 0;
+        // A regular file: read it whole at once.
+        if let Some(len) = stdin_len() {
+            buf.reserve(len.min(CHUNK as u64) as usize + 1);
+        }
+        let mut pieces = Vec::new();
+        let mut want = CHUNK;
         let mut eof = false;
-        loop {
-            // The complete lines in buf[pos..].
-            while lines.len() < BATCH {
-                let rest = &buf[pos..];
-                if let Some((pc, n)) = fast_line(rest) {
-                    lines.pcs.push(pc);
-                    pos += n;
-                } else if let Some(k) = rest.iter().position(|&c| c == b'\n') {
-                    lines.push_line(&rest[..=k]);
-                    pos += k + 1;
-                } else {
-                    break;
-                }
-            }
-            if lines.len() == BATCH {
-                run.batch(&lines, &stdout)?;
-                lines.clear();
+        while !eof {
+            let room = want.saturating_sub(buf.len());
+            let got = (&mut stdin)
+                .take(room as u64)
+                .read_to_end(&mut buf)
+                .context("reading addresses from standard input")
+                .map_err(Failure::bad_input)?;
+            eof = got < room;
+            // The complete lines; at the end, all of it.
+            let end = if eof {
+                buf.len()
+            } else {
+                buf.iter().rposition(|&c| c == b'\n').map_or(0, |k| k + 1)
+            };
+            if end == 0 {
+                // A line longer than a chunk: read more of it.
+                want = buf.len() + CHUNK;
                 continue;
             }
-            if eof {
-                lines.push_line(&buf[pos..]);
-                if lines.len() > 0 {
-                    run.batch(&lines, &stdout)?;
-                }
-                break;
-            }
-            // Keep the partial line, read more.
-            buf.drain(..pos);
-            pos = 0;
-            let old = buf.len();
-            buf.resize(old + READ, 0);
-            let n = loop {
-                match stdin.read(&mut buf[old..]) {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    r => {
-                        break r
-                            .context("reading addresses from standard input")
-                            .map_err(Failure::bad_input)?;
-                    }
-                }
-            };
-            buf.truncate(old + n);
-            eof = n == 0;
+            want = CHUNK;
+            lines.clear();
+            parse_lines(&buf[..end], &mut lines, &mut pieces);
+            run.batches(&lines, &stdout)?;
+            buf.drain(..end);
         }
     }
     if run.json {
@@ -425,7 +418,15 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
     Ok(())
 }
 
-/// The input entries of one batch.
+/// The size of standard input when it is a regular file.
+fn stdin_len() -> Option<u64> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let meta = std::fs::File::from(fd).metadata().ok()?;
+    meta.is_file().then_some(meta.len())
+}
+
+/// Input entries.
 #[derive(Default)]
 struct Lines {
     /// The address of each entry (0 for unparsable ones).
@@ -437,10 +438,6 @@ struct Lines {
 }
 
 impl Lines {
-    fn len(&self) -> usize {
-        self.pcs.len()
-    }
-
     fn clear(&mut self) {
         self.pcs.clear();
         self.bad.clear();
@@ -469,7 +466,90 @@ impl Lines {
             }
         }
     }
+
+    /// Appends the lines of `text`.
+    fn parse(&mut self, mut text: &[u8]) {
+        self.pcs.reserve(text.len() / 8);
+        while !text.is_empty() {
+            if let Some((pc, n)) = fast_line(text) {
+                self.pcs.push(pc);
+                text = &text[n..];
+            } else {
+                let k = text
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(text.len(), |k| k + 1);
+                self.push_line(&text[..k]);
+                text = &text[k..];
+            }
+        }
+    }
+
+    /// Appends the entries of `other`.
+    fn append(&mut self, other: &Lines) {
+        let base = self.pcs.len() as u32;
+        let text = self.bad_text.len() as u32;
+        self.pcs.extend_from_slice(&other.pcs);
+        self.bad.extend(
+            other
+                .bad
+                .iter()
+                .map(|&(i, s, e)| (base + i, text + s, text + e)),
+        );
+        self.bad_text.extend_from_slice(&other.bad_text);
+    }
 }
+
+/// Parses the lines of `text` into `lines`, in parallel pieces split at
+/// line ends (`pieces` holds the pieces' entries).
+fn parse_lines(text: &[u8], lines: &mut Lines, pieces: &mut Vec<Lines>) {
+    use rayon::prelude::*;
+    let n = if text.len() < 1 << 16 {
+        1
+    } else {
+        rayon::current_num_threads().max(1) * 4
+    };
+    let mut bounds = vec![0];
+    for k in 1..n {
+        let from = (k * text.len() / n).max(bounds[bounds.len() - 1]);
+        let end = text[from..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(text.len(), |p| from + p + 1);
+        bounds.push(end);
+    }
+    bounds.push(text.len());
+    pieces.resize_with(n, Lines::default);
+    pieces
+        .par_iter_mut()
+        .zip(bounds.par_windows(2))
+        .for_each(|(p, w)| {
+            p.clear();
+            p.parse(&text[w[0]..w[1]]);
+        });
+    lines
+        .pcs
+        .reserve(pieces.iter().map(|p| p.pcs.len()).sum::<usize>());
+    for p in pieces.iter() {
+        lines.append(p);
+    }
+}
+
+/// Value of each hex digit, 0xff for other bytes.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'0'..=b'9' => c as u8 - b'0',
+            b'a'..=b'f' => c as u8 - b'a' + 10,
+            b'A'..=b'F' => c as u8 - b'A' + 10,
+            _ => 0xff,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// The common line: `0x` and 1 to 16 lower- or upper-case hex digits, then
 /// a newline. Returns the address and the bytes used.
@@ -480,19 +560,40 @@ fn fast_line(s: &[u8]) -> Option<(u64, usize)> {
     }
     let mut v = 0u64;
     let mut i = 2;
-    while i < s.len().min(18) {
-        let c = s[i];
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => break,
-        };
+    let end = s.len().min(18);
+    while i < end {
+        let d = HEX[s[i] as usize];
+        if d > 15 {
+            break;
+        }
         v = v << 4 | u64::from(d);
         i += 1;
     }
     (i > 2 && s.get(i) == Some(&b'\n')).then_some((v, i + 1))
 }
+
+/// The entries of one batch: `bad` indices are relative to `pcs`.
+struct Entries<'l> {
+    pcs: &'l [u64],
+    bad: &'l [(u32, u32, u32)],
+    bad_text: &'l [u8],
+}
+
+/// One part of a batch (a range of addresses) and its buffers.
+#[derive(Default)]
+struct Part<'a> {
+    /// Sort keys: `(pc - min) << index_bits | index`, and scratch.
+    keys: Vec<u64>,
+    scratch: Vec<u64>,
+    /// Sort keys when addresses span too much for `keys`.
+    pairs: Vec<(u64, u32)>,
+    chains: gosleuth_gobin::Chains<'a>,
+    /// A chain id per address in sorted order.
+    ids: Vec<u32>,
+}
+
+/// Slot of an address in no function.
+const NO_SLOT: u64 = u64::MAX;
 
 /// State and reusable buffers of one `symbolize` run.
 struct Run<'t, 'a> {
@@ -501,19 +602,13 @@ struct Run<'t, 'a> {
     /// Entries written so far (for JSON commas).
     written: usize,
     errors: usize,
-    /// Sort keys: `(pc - min) << index_bits | index`, and scratch.
-    keys: Vec<u64>,
-    scratch: Vec<u64>,
-    /// Sort keys when addresses span too much for `keys`.
-    pairs: Vec<(u64, u32)>,
-    /// Chain id of each entry of the batch, in input order.
-    slots: Vec<u32>,
-    chains: gosleuth_gobin::Chains<'a>,
-    /// What each thread resolved: its chains, and a chain id per address
-    /// in sorted order.
-    parts: Vec<(gosleuth_gobin::Chains<'a>, Vec<u32>)>,
+    parts: Vec<Part<'a>>,
+    /// Chain of each entry of the batch, in input order: chain `id` of
+    /// part `p` is `id << part_bits | p`, or [`NO_SLOT`].
+    slots: Vec<std::sync::atomic::AtomicU64>,
     /// Output buffers: being written, and free.
     bufs: Vec<Vec<u8>>,
+    bad: Vec<(u32, u32, u32)>,
 }
 
 impl<'t, 'a> Run<'t, 'a> {
@@ -523,106 +618,120 @@ impl<'t, 'a> Run<'t, 'a> {
             json,
             written: 0,
             errors: 0,
-            keys: Vec::new(),
-            scratch: Vec::new(),
-            pairs: Vec::new(),
-            slots: Vec::new(),
-            chains: gosleuth_gobin::Chains::new(),
             parts: Vec::new(),
+            slots: Vec::new(),
             bufs: Vec::new(),
+            bad: Vec::new(),
         }
     }
 
-    fn batch(&mut self, lines: &Lines, out: &std::io::Stdout) -> CmdResult {
+    /// Symbolizes and writes `lines` in batches of up to `BATCH`.
+    fn batches(&mut self, lines: &Lines, out: &std::io::Stdout) -> CmdResult {
+        let mut bad = std::mem::take(&mut self.bad);
+        for start in (0..lines.pcs.len()).step_by(BATCH) {
+            let end = (start + BATCH).min(lines.pcs.len());
+            bad.clear();
+            let from = lines.bad.partition_point(|b| (b.0 as usize) < start);
+            bad.extend(
+                lines.bad[from..]
+                    .iter()
+                    .take_while(|b| (b.0 as usize) < end)
+                    .map(|&(i, s, e)| (i - start as u32, s, e)),
+            );
+            let entries = Entries {
+                pcs: &lines.pcs[start..end],
+                bad: &bad,
+                bad_text: &lines.bad_text,
+            };
+            self.batch(&entries, out)?;
+        }
+        self.bad = bad;
+        Ok(())
+    }
+
+    fn batch(&mut self, e: &Entries, out: &std::io::Stdout) -> CmdResult {
         use rayon::prelude::*;
-        let n = lines.len();
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        let n = e.pcs.len();
         let threads = rayon::current_num_threads().max(1);
-        self.parts
-            .resize_with(threads, || (gosleuth_gobin::Chains::new(), Vec::new()));
+        // Address range, and the split into parts by address (quantiles of
+        // a sample).
         let (mut lo, mut hi) = (u64::MAX, 0);
-        let mut bad = lines.bad.iter().peekable();
-        for (i, &pc) in lines.pcs.iter().enumerate() {
+        let mut bad = e.bad.iter().peekable();
+        for (i, &pc) in e.pcs.iter().enumerate() {
             if bad.next_if(|b| b.0 as usize == i).is_none() {
                 lo = lo.min(pc);
                 hi = hi.max(pc);
             }
         }
+        let nparts = if n < 1 << 14 {
+            1
+        } else {
+            (threads * PARTS_PER_THREAD).next_power_of_two()
+        };
+        let part_bits = nparts.trailing_zeros();
+        let mut sample: Vec<u64> = e.pcs.iter().step_by((n / 4096).max(1)).copied().collect();
+        sample.sort_unstable();
+        let mut splits = vec![lo];
+        for k in 1..nparts {
+            splits.push(sample[k * sample.len() / nparts].max(lo));
+        }
+        splits.push(hi.saturating_add(1));
         let index_bits = u64::BITS - (n.max(2) as u64 - 1).leading_zeros();
         let span_bits = u64::BITS - hi.saturating_sub(lo).leading_zeros();
         let packed = index_bits + span_bits <= u64::BITS;
-        // Sort, then resolve each thread's share in address order.
-        let per = n.div_ceil(threads).max(1);
-        let tab = self.tab;
-        for (chains, ids) in &mut self.parts {
-            chains.clear();
-            ids.clear();
-        }
-        self.keys.clear();
-        self.pairs.clear();
-        let mut bad = lines.bad.iter().peekable();
-        if packed {
-            for (i, &pc) in lines.pcs.iter().enumerate() {
-                if bad.next_if(|b| b.0 as usize == i).is_none() {
-                    self.keys.push((pc - lo) << index_bits | i as u64);
-                }
-            }
-            radix_sort(
-                &mut self.keys,
-                &mut self.scratch,
-                index_bits,
-                index_bits + span_bits,
-            );
-            self.keys
-                .par_chunks(per)
-                .zip(self.parts.par_iter_mut())
-                .for_each(|(keys, (chains, ids))| {
-                    let pcs = keys.iter().map(|k| lo + (k >> index_bits));
-                    gosleuth_gobin::Symbolizer::new(tab).resolve(pcs, chains, ids);
-                });
-        } else {
-            for (i, &pc) in lines.pcs.iter().enumerate() {
-                if bad.next_if(|b| b.0 as usize == i).is_none() {
-                    self.pairs.push((pc, i as u32));
-                }
-            }
-            self.pairs.par_sort_unstable();
-            self.pairs
-                .par_chunks(per)
-                .zip(self.parts.par_iter_mut())
-                .for_each(|(pairs, (chains, ids))| {
-                    let pcs = pairs.iter().map(|p| p.0);
-                    gosleuth_gobin::Symbolizer::new(tab).resolve(pcs, chains, ids);
-                });
-        }
-        // One numbering of chains; each entry's chain in input order.
-        self.chains.clear();
-        self.slots.clear();
-        self.slots.resize(n, gosleuth_gobin::Chains::NONE);
         let index_mask = (1u64 << index_bits) - 1;
-        for (k, (chains, ids)) in self.parts.iter_mut().enumerate() {
-            let base = self.chains.append(chains);
-            let from = k * per;
-            let mut set = |i: usize, id: u32| {
-                if id != gosleuth_gobin::Chains::NONE {
-                    self.slots[i] = base + id;
-                }
-            };
+        self.parts.resize_with(nparts, Part::default);
+        self.slots.clear();
+        self.slots.resize_with(n, || AtomicU64::new(NO_SLOT));
+        let (tab, slots) = (self.tab, &self.slots);
+        // Each part: collect, sort, resolve, point its entries' slots at
+        // its chains.
+        self.parts.par_iter_mut().enumerate().for_each(|(k, part)| {
+            let (from, to) = (splits[k], splits[k + 1]);
+            let last = k + 1 == nparts;
+            let mine = |pc: u64| from <= pc && (pc < to || last);
+            part.chains.clear();
+            part.ids.clear();
+            part.keys.clear();
+            part.pairs.clear();
+            let mut bad = e.bad.iter().peekable();
+            let mut sym = gosleuth_gobin::Symbolizer::new(tab);
             if packed {
-                for (key, &id) in self.keys[from.min(self.keys.len())..]
-                    .iter()
-                    .zip(ids.iter())
-                {
-                    set((key & index_mask) as usize, id);
+                for (i, &pc) in e.pcs.iter().enumerate() {
+                    if bad.next_if(|b| b.0 as usize == i).is_none() && mine(pc) {
+                        part.keys.push((pc - lo) << index_bits | i as u64);
+                    }
                 }
+                radix_sort(
+                    &mut part.keys,
+                    &mut part.scratch,
+                    index_bits,
+                    index_bits + span_bits,
+                );
+                let pcs = part.keys.iter().map(|k| lo + (k >> index_bits));
+                sym.resolve(pcs, &mut part.chains, &mut part.ids);
             } else {
-                for (p, &id) in self.pairs[from.min(self.pairs.len())..]
-                    .iter()
-                    .zip(ids.iter())
-                {
-                    set(p.1 as usize, id);
+                for (i, &pc) in e.pcs.iter().enumerate() {
+                    if bad.next_if(|b| b.0 as usize == i).is_none() && mine(pc) {
+                        part.pairs.push((pc, i as u32));
+                    }
+                }
+                part.pairs.sort_unstable();
+                let pcs = part.pairs.iter().map(|p| p.0);
+                sym.resolve(pcs, &mut part.chains, &mut part.ids);
+            }
+            let indices: Box<dyn Iterator<Item = usize> + '_> = if packed {
+                Box::new(part.keys.iter().map(|k| (k & index_mask) as usize))
+            } else {
+                Box::new(part.pairs.iter().map(|p| p.1 as usize))
+            };
+            for (i, &id) in indices.zip(part.ids.iter()) {
+                if id != gosleuth_gobin::Chains::NONE {
+                    slots[i].store(u64::from(id) << part_bits | k as u64, Relaxed);
                 }
             }
-        }
+        });
         // Format blocks in parallel, write each group of blocks while the
         // next one is formatted.
         let group = 2 * threads;
@@ -634,9 +743,10 @@ impl<'t, 'a> Run<'t, 'a> {
         let fmt = Formatter {
             json: self.json,
             written: self.written,
-            lines,
+            entries: e,
             slots: &self.slots,
-            chains: &self.chains,
+            parts: &self.parts,
+            part_bits,
         };
         for blocks in blocks.chunks(group) {
             let mut current: Vec<(Vec<u8>, usize)> = blocks
@@ -675,16 +785,30 @@ struct Formatter<'r, 'a> {
     json: bool,
     /// Entries written before the batch.
     written: usize,
-    lines: &'r Lines,
-    slots: &'r [u32],
-    chains: &'r gosleuth_gobin::Chains<'a>,
+    entries: &'r Entries<'r>,
+    slots: &'r [std::sync::atomic::AtomicU64],
+    parts: &'r [Part<'a>],
+    part_bits: u32,
 }
 
-impl Formatter<'_, '_> {
+impl<'a> Formatter<'_, 'a> {
+    /// The chain of `slot`.
+    #[inline]
+    fn chain(&self, slot: u64) -> Option<gosleuth_gobin::Chain<'_, 'a>> {
+        if slot == NO_SLOT {
+            return None;
+        }
+        let part = self
+            .parts
+            .get((slot & ((1 << self.part_bits) - 1)) as usize)?;
+        part.chains.get(u32::try_from(slot >> self.part_bits).ok()?)
+    }
+
     /// Appends the entries `range` to `b`; returns how many are errors.
     fn block(&self, range: std::ops::Range<usize>, b: &mut Vec<u8>) -> usize {
-        let bad = &self.lines.bad;
-        let mut bad = bad[bad.partition_point(|x| (x.0 as usize) < range.start)..]
+        use std::sync::atomic::Ordering::Relaxed;
+        let e = self.entries;
+        let mut bad = e.bad[e.bad.partition_point(|x| (x.0 as usize) < range.start)..]
             .iter()
             .peekable();
         let mut errors = 0;
@@ -696,8 +820,8 @@ impl Formatter<'_, '_> {
         let mut chains = [None; GROUP];
         for start in range.clone().step_by(GROUP) {
             let group = start..(start + GROUP).min(range.end);
-            for (c, &id) in chains.iter_mut().zip(&self.slots[group.clone()]) {
-                *c = self.chains.get(id);
+            for (c, s) in chains.iter_mut().zip(&self.slots[group.clone()]) {
+                *c = self.chain(s.load(Relaxed));
             }
             let mut touch = 0u8;
             for c in chains.iter().take(group.len()).flatten() {
@@ -711,8 +835,8 @@ impl Formatter<'_, '_> {
                 if self.json {
                     b.extend_from_slice(if self.written + i == 0 { b"\n" } else { b",\n" });
                 }
-                if let Some(&(_, s, e)) = bad.next_if(|x| x.0 as usize == i) {
-                    let raw = &self.lines.bad_text[s as usize..e as usize];
+                if let Some(&(_, s, end)) = bad.next_if(|x| x.0 as usize == i) {
+                    let raw = e.bad_text.get(s as usize..end as usize).unwrap_or(&[]);
                     errors += 1;
                     if self.json {
                         b.extend_from_slice(b"{\"address\":\"");
@@ -726,7 +850,7 @@ impl Formatter<'_, '_> {
                     }
                     continue;
                 }
-                let pc = self.lines.pcs[i];
+                let pc = e.pcs[i];
                 let addr = format_hex(&mut hex, pc);
                 errors += usize::from(chain.is_some_and(|c| c.corrupted));
                 if self.json {
@@ -892,6 +1016,15 @@ fn push_dec(b: &mut Vec<u8>, v: u64) {
 }
 
 fn json_escape_into(b: &mut Vec<u8>, s: &str) {
+    // Names rarely need escaping: copy them whole when they do not.
+    let plain = s
+        .as_bytes()
+        .iter()
+        .fold(true, |ok, &c| ok & (c >= 0x20 && c != b'"' && c != b'\\'));
+    if plain {
+        b.extend_from_slice(s.as_bytes());
+        return;
+    }
     for &c in s.as_bytes() {
         match c {
             b'"' => b.extend_from_slice(b"\\\""),
