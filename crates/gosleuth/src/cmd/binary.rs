@@ -63,14 +63,16 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
     }
 }
 
+/// Maps the executable (a zstd-compressed one, as fixtures are stored, is
+/// decompressed in memory).
 fn open(exe: &str) -> Result<crate::input::Bytes, Failure> {
-    let input = Input::open(exe)?;
-    if !input.head().starts_with(b"\x7fELF") {
+    let (bytes, _) = crate::input::open_bytes(Input::open(exe)?)?;
+    if !bytes.starts_with(b"\x7fELF") {
         return Err(Failure::bad_input(anyhow!(
             "{exe} is not an ELF executable (gosleuth reads ELF Go binaries)"
         )));
     }
-    input.into_bytes()
+    Ok(bytes)
 }
 
 fn parse<'a>(exe: &str, bytes: &'a [u8]) -> Result<Binary<'a>, Failure> {

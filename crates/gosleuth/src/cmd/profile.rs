@@ -277,7 +277,7 @@ fn load(path: &str, binary: Option<&Path>) -> Result<Profile, Failure> {
         .map_err(Failure::bad_input)?;
     if let Some(exe) = binary {
         let exe_name = exe.display().to_string();
-        let exe_bytes = Input::open(&exe_name)?.into_bytes()?;
+        let (exe_bytes, _) = crate::input::open_bytes(Input::open(&exe_name)?)?;
         let bin = gosleuth_gobin::Binary::parse(&exe_bytes)
             .with_context(|| format!("{exe_name} is not a readable executable"))
             .map_err(Failure::bad_input)?;
