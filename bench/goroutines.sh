@@ -13,11 +13,13 @@
 # and the ratios to gosleuth. gostack2json parses and prints JSON; pp parses,
 # buckets and prints text; gosleuth parses, groups and prints its group view.
 #
-# Usage: bench/goroutines.sh [N]     (RUNS=3 by default)
+# Usage: bench/goroutines.sh [N]     (RUNS=5 by default for gosleuth and
+#        gostack2json; PP_RUNS=1 for pp, which takes minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
+PP_RUNS=${PP_RUNS:-1}
 OUT=bench/out/goroutines
 mkdir -p "$OUT"
 DUMP="$OUT/dump-$N.txt"
@@ -51,7 +53,7 @@ measure() {
 
 read -r T_G M_G < <(measure "$GOSLEUTH" goroutines "$DUMP")
 read -r T_S M_S < <(measure sh -c "gostack2json < '$DUMP'")
-read -r T_P M_P < <(measure pp -no-color "$DUMP")
+read -r T_P M_P < <(RUNS=$PP_RUNS measure pp -no-color "$DUMP")
 
 report() { # name seconds rss_kb
   awk -v n="$1" -v t="$2" -v m="$3" -v s="$SIZE" -v tg="$T_G" \
