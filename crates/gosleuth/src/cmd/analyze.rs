@@ -123,6 +123,11 @@ pub fn run(args: Args, out: &mut Output) -> CmdResult {
     let mut options = DiagnoseOptions::default();
     options.with_args = args.args;
     let mut report = analyze_text(&texts, &options);
+    // A core's goroutines are listed once, as the core dump below, not
+    // also as a traceback input.
+    report
+        .inputs
+        .retain(|i| !core_facts.iter().any(|c: &CoreFacts| c.name == i.name));
 
     // Then what the executable adds, then the profiles (symbolized with the
     // executable when they carry only addresses).
