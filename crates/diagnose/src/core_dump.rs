@@ -72,7 +72,7 @@ pub struct CoreMap {
 impl CoreMap {
     /// Whether the map was found in a frame of the program (not in the
     /// runtime's map code, whose argument is the same map seen from below).
-    fn in_program_frame(&self) -> bool {
+    pub fn in_program_frame(&self) -> bool {
         self.function
             .as_deref()
             .is_some_and(|f| !f.starts_with("runtime.") && !f.starts_with("internal/runtime/"))

@@ -111,11 +111,7 @@ pub fn write_report(report: &Report, paint: Paint, out: &mut dyn Write) -> io::R
                 .map(|g| format!(", goroutine {g} crashed"))
                 .unwrap_or_default()
         )?;
-        for m in c.maps.iter().filter(|m| {
-            m.function
-                .as_deref()
-                .is_some_and(|f| !f.starts_with("runtime.") && !f.starts_with("internal/runtime/"))
-        }) {
+        for m in c.maps.iter().filter(|m| m.in_program_frame()) {
             let health = if m.nil {
                 "nil (header 0x0)".to_string()
             } else {
@@ -322,12 +318,7 @@ fn write_frames(
         if let Some((at, count)) = elided
             && at == i
         {
-            let n = count.map(|n| format!("{n} ")).unwrap_or_default();
-            writeln!(
-                out,
-                "{indent}    {}",
-                paint.dim(&format!("...{n}frames elided..."))
-            )?;
+            write_elision(count, paint, out, indent)?;
         }
         let mark = if culprit == Some(i) {
             paint.red("▶")
@@ -365,14 +356,24 @@ fn write_frames(
     if let Some((at, count)) = elided
         && at >= frames.len()
     {
-        let n = count.map(|n| format!("{n} ")).unwrap_or_default();
-        writeln!(
-            out,
-            "{indent}    {}",
-            paint.dim(&format!("...{n}frames elided..."))
-        )?;
+        write_elision(count, paint, out, indent)?;
     }
     Ok(())
+}
+
+/// The runtime's `...N frames elided...` marker, where the frames were cut.
+fn write_elision(
+    count: Option<u32>,
+    paint: Paint,
+    out: &mut dyn Write,
+    indent: &str,
+) -> io::Result<()> {
+    let n = count.map(|n| format!("{n} ")).unwrap_or_default();
+    writeln!(
+        out,
+        "{indent}    {}",
+        paint.dim(&format!("...{n}frames elided..."))
+    )
 }
 
 /// Writes the grouped goroutine view (`gosleuth goroutines`, and the end of
