@@ -189,6 +189,14 @@ impl<'a> Chains<'a> {
         self.count = 0;
     }
 
+    /// The first word of chain `id`, for callers that ask the CPU to load
+    /// it ahead of [`Chains::get`]; `head(id + k)` is `k` words further
+    /// into the chain.
+    #[inline]
+    pub fn head(&self, id: u32) -> Option<&u32> {
+        self.words.get(id as usize)
+    }
+
     /// Chain `id`; `None` for [`Chains::NONE`] and ids not made here.
     #[inline]
     pub fn get(&self, id: u32) -> Option<Chain<'_, 'a>> {

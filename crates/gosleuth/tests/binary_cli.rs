@@ -50,13 +50,13 @@ fn gosleuth(args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // Written from another thread: a large input would otherwise block on
+    // a full pipe while gosleuth blocks on its full stdout.
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_string();
+    let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -167,4 +167,107 @@ fn not_an_executable_is_unusable_input() {
     let (code, _, err) = gosleuth(&["binary", "info", "-"], "panic: boom\n");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not an ELF executable"), "{err}");
+}
+
+/// gosleuth with standard input read from `path` (a regular file, which
+/// `symbolize` maps instead of reading).
+fn gosleuth_file_stdin(args: &[&str], path: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gosleuth"))
+        .args(args)
+        .stdin(std::fs::File::open(path).unwrap())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn symbolize_stdin_file_and_pipe_agree() {
+    let Some(exe) = exe() else { return };
+    let exe = exe.to_str().unwrap();
+    let (_, out, _) = gosleuth(
+        &["--format", "json", "binary", "funcs", exe, r"^main\.work$"],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f = &v["functions"].as_array().unwrap()[0];
+    let entry =
+        u64::from_str_radix(f["address"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let size = f["size"].as_u64().unwrap();
+
+    // More than one 16 MiB window of input, in every shape a line may
+    // take: mostly addresses in no function (short output), real ones,
+    // upper case, CRLF, surrounding blanks, blank lines, bad lines, and a
+    // last line without a newline.
+    let mut input = String::new();
+    let mut expected = Vec::new(); // per entry: Some(pc) or None (bad)
+    let mut k = 0u64;
+    while input.len() < 17 << 20 {
+        k += 1;
+        let pc = entry + k % size;
+        match k % 97 {
+            0 => input.push('\n'),
+            1 => {
+                input.push_str(&format!("  {pc:#X}\r\n"));
+                expected.push(Some(pc));
+            }
+            2 => {
+                input.push_str(&format!("{pc:#x}\n"));
+                expected.push(Some(pc));
+            }
+            3 => {
+                input.push_str("zz-not-hex\n");
+                expected.push(None);
+            }
+            _ => {
+                input.push_str("0x10\n");
+                expected.push(Some(0x10));
+            }
+        }
+    }
+    input.push_str(&format!("{entry:#x}"));
+    expected.push(Some(entry));
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("symbolize_stdin.txt");
+    std::fs::write(&path, &input).unwrap();
+
+    let args = ["--format", "json", "binary", "symbolize", exe];
+    let (code, mapped, err) = gosleuth_file_stdin(&args, &path);
+    assert_eq!(code, 0, "{err}");
+    let bad = expected.iter().filter(|e| e.is_none()).count();
+    assert!(
+        err.contains(&format!("{bad} address(es) could not be parsed")),
+        "{err}"
+    );
+    let (code, piped, _) = gosleuth(&args, &input);
+    assert_eq!(code, 0);
+    assert!(
+        mapped == piped,
+        "a mapped and a piped input give the same JSON"
+    );
+    let v: serde_json::Value = serde_json::from_str(&mapped).unwrap();
+    let entries = v.as_array().unwrap();
+    assert_eq!(entries.len(), expected.len());
+    for (e, want) in entries.iter().zip(&expected) {
+        match want {
+            None => assert_eq!(e["error"], "not a hexadecimal address", "{e}"),
+            Some(0x10) => assert_eq!(e["frames"].as_array().unwrap().len(), 0, "{e}"),
+            Some(pc) => {
+                assert_eq!(e["address"], format!("{pc:#x}"));
+                let frames = e["frames"].as_array().unwrap();
+                assert_eq!(frames.last().unwrap()["function"], "main.work", "{e}");
+                assert_eq!(frames.last().unwrap()["offset"], pc - entry);
+            }
+        }
+    }
+
+    let args = ["binary", "symbolize", exe];
+    let (_, mapped, _) = gosleuth_file_stdin(&args, &path);
+    let (_, piped, _) = gosleuth(&args, &input);
+    assert!(
+        mapped == piped,
+        "a mapped and a piped input give the same text"
+    );
 }

@@ -371,6 +371,23 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
             lines.push(a.as_bytes());
         }
         run.batches(&lines, &stdout)?;
+    } else if let Some(map) = map_stdin() {
+        // A regular file: mapped, no copy; handled in windows of about
+        // `CHUNK` bytes ending at a line end, to keep the entries of one
+        // window in memory at a time.
+        let mut pieces = Vec::new();
+        let mut text: &[u8] = &map;
+        while !text.is_empty() {
+            let end = if text.len() <= CHUNK {
+                text.len()
+            } else {
+                memchr::memchr(b'\n', &text[CHUNK..]).map_or(text.len(), |k| CHUNK + k + 1)
+            };
+            lines.clear();
+            parse_lines(&text[..end], &mut lines, &mut pieces);
+            run.batches(&lines, &stdout)?;
+            text = &text[end..];
+        }
     } else {
         let mut stdin = std::io::stdin().lock();
         let mut buf: Vec<u8> = Vec::new();
@@ -420,6 +437,23 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
     Ok(())
 }
 
+/// Standard input mapped, when it is a non-empty regular file.
+fn map_stdin() -> Option<memmap2::Mmap> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let file = std::fs::File::from(fd);
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    // SAFETY: a read-only map of a file gosleuth never writes; if another
+    // process truncates it meanwhile we may get SIGBUS, the same trade as
+    // the other mapped inputs (see `input::Input::into_bytes`).
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
 /// The size of standard input when it is a regular file.
 fn stdin_len() -> Option<u64> {
     use std::os::fd::AsFd;
@@ -446,14 +480,6 @@ impl Lines {
         self.bad_text.clear();
     }
 
-    /// A line of standard input (newline included, if any); blank lines
-    /// are skipped.
-    fn push_line(&mut self, line: &[u8]) {
-        if !line.trim_ascii().is_empty() {
-            self.push(line);
-        }
-    }
-
     /// One address as given.
     fn push(&mut self, text: &[u8]) {
         let text = text.trim_ascii();
@@ -469,41 +495,43 @@ impl Lines {
         }
     }
 
-    /// Appends the lines of `text`.
-    fn parse(&mut self, mut text: &[u8]) {
-        self.pcs.reserve(text.len() / 8);
-        while !text.is_empty() {
+    /// Parses the lines of `text` into `pcs` (which has room for one
+    /// address per line), keeping unparsable lines in `self`; returns how
+    /// many entries were written (blank lines make none).
+    fn parse_into(&mut self, mut text: &[u8], pcs: &mut [u64]) -> usize {
+        let mut used = 0;
+        while !text.is_empty() && used < pcs.len() {
             if let Some((pc, n)) = fast_line(text) {
-                self.pcs.push(pc);
+                pcs[used] = pc;
+                used += 1;
                 text = &text[n..];
-            } else {
-                let k = text
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(text.len(), |k| k + 1);
-                self.push_line(&text[..k]);
-                text = &text[k..];
+                continue;
             }
+            let k = memchr::memchr(b'\n', text).map_or(text.len(), |k| k + 1);
+            let line = text[..k].trim_ascii();
+            text = &text[k..];
+            if line.is_empty() {
+                continue;
+            }
+            match parse_addr(line) {
+                Some(pc) => pcs[used] = pc,
+                None => {
+                    let start = self.bad_text.len() as u32;
+                    self.bad_text.extend_from_slice(line);
+                    self.bad
+                        .push((used as u32, start, self.bad_text.len() as u32));
+                    pcs[used] = 0;
+                }
+            }
+            used += 1;
         }
-    }
-
-    /// Appends the entries of `other`.
-    fn append(&mut self, other: &Lines) {
-        let base = self.pcs.len() as u32;
-        let text = self.bad_text.len() as u32;
-        self.pcs.extend_from_slice(&other.pcs);
-        self.bad.extend(
-            other
-                .bad
-                .iter()
-                .map(|&(i, s, e)| (base + i, text + s, text + e)),
-        );
-        self.bad_text.extend_from_slice(&other.bad_text);
+        used
     }
 }
 
 /// Parses the lines of `text` into `lines`, in parallel pieces split at
-/// line ends (`pieces` holds the pieces' entries).
+/// line ends, each writing its addresses straight into its share of
+/// `lines.pcs` (`pieces` holds the pieces' unparsable lines).
 fn parse_lines(text: &[u8], lines: &mut Lines, pieces: &mut Vec<Lines>) {
     use rayon::prelude::*;
     let n = if text.len() < 1 << 16 {
@@ -514,27 +542,55 @@ fn parse_lines(text: &[u8], lines: &mut Lines, pieces: &mut Vec<Lines>) {
     let mut bounds = vec![0];
     for k in 1..n {
         let from = (k * text.len() / n).max(bounds[bounds.len() - 1]);
-        let end = text[from..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(text.len(), |p| from + p + 1);
+        let end = memchr::memchr(b'\n', &text[from..]).map_or(text.len(), |p| from + p + 1);
         bounds.push(end);
     }
     bounds.push(text.len());
-    pieces.resize_with(n, Lines::default);
-    pieces
-        .par_iter_mut()
-        .zip(bounds.par_windows(2))
-        .for_each(|(p, w)| {
-            p.clear();
-            p.parse(&text[w[0]..w[1]]);
-        });
+    // At most one entry per line of each piece.
+    let most: Vec<usize> = bounds
+        .par_windows(2)
+        .map(|w| {
+            let piece = &text[w[0]..w[1]];
+            memchr::memchr_iter(b'\n', piece).count()
+                + usize::from(piece.last().is_some_and(|&c| c != b'\n'))
+        })
+        .collect();
+    let base = lines.pcs.len();
     lines
         .pcs
-        .reserve(pieces.iter().map(|p| p.pcs.len()).sum::<usize>());
-    for p in pieces.iter() {
-        lines.append(p);
+        .par_extend(rayon::iter::repeat_n(0, most.iter().sum()));
+    let mut shares = Vec::with_capacity(n);
+    let mut rest = &mut lines.pcs[base..];
+    for &m in &most {
+        let (share, after) = rest.split_at_mut(m);
+        shares.push(share);
+        rest = after;
     }
+    pieces.resize_with(n, Lines::default);
+    let used: Vec<usize> = pieces
+        .par_iter_mut()
+        .zip(shares.into_par_iter())
+        .zip(bounds.par_windows(2))
+        .map(|((p, share), w)| {
+            p.clear();
+            p.parse_into(&text[w[0]..w[1]], share)
+        })
+        .collect();
+    // Close the gaps that blank lines left, and gather the unparsable ones.
+    let mut to = base;
+    let mut from = base;
+    for ((p, &used), &m) in pieces.iter().zip(&used).zip(&most) {
+        let at = (to - base) as u32;
+        lines.pcs.copy_within(from..from + used, to);
+        lines.bad.extend(p.bad.iter().map(|&(i, s, e)| {
+            let t = lines.bad_text.len() as u32;
+            (base as u32 + at + i, t + s, t + e)
+        }));
+        lines.bad_text.extend_from_slice(&p.bad_text);
+        to += used;
+        from += m;
+    }
+    lines.pcs.truncate(to);
 }
 
 /// Value of each hex digit, 0xff for other bytes.
@@ -605,6 +661,8 @@ struct Run<'t, 'a> {
     written: usize,
     errors: usize,
     parts: Vec<Part<'a>>,
+    /// Sort keys by input chunk and part, before the parts gather them.
+    lists: Vec<Vec<Vec<u64>>>,
     /// Chain of each entry of the batch, in input order: chain `id` of
     /// part `p` is `id << part_bits | p`, or [`NO_SLOT`].
     slots: Vec<std::sync::atomic::AtomicU64>,
@@ -621,6 +679,7 @@ impl<'t, 'a> Run<'t, 'a> {
             written: 0,
             errors: 0,
             parts: Vec::new(),
+            lists: Vec::new(),
             slots: Vec::new(),
             bufs: Vec::new(),
             bad: Vec::new(),
@@ -685,8 +744,38 @@ impl<'t, 'a> Run<'t, 'a> {
         let index_mask = (1u64 << index_bits) - 1;
         self.parts.resize_with(nparts, Part::default);
         self.slots.clear();
-        self.slots.resize_with(n, || AtomicU64::new(NO_SLOT));
-        let (tab, slots) = (self.tab, &self.slots);
+        self.slots
+            .par_extend((0..n).into_par_iter().map(|_| AtomicU64::new(NO_SLOT)));
+        // Packed keys go to their parts in one pass over the input, one
+        // chunk per thread: `lists[c][k]` holds the keys of chunk `c` that
+        // fall in part `k`.
+        if packed {
+            let chunk = n.div_ceil(threads).max(1);
+            let inner = &splits[1..nparts];
+            self.lists.resize_with(threads, Vec::new);
+            self.lists
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(c, lists)| {
+                    let (start, end) = ((c * chunk).min(n), ((c + 1) * chunk).min(n));
+                    lists.resize_with(nparts, Vec::new);
+                    for l in lists.iter_mut() {
+                        l.clear();
+                        l.reserve((end - start) / nparts + (end - start) / 16);
+                    }
+                    let mut bad = e.bad[e.bad.partition_point(|b| (b.0 as usize) < start)..]
+                        .iter()
+                        .peekable();
+                    for (i, &pc) in e.pcs[start..end].iter().enumerate() {
+                        let i = start + i;
+                        if bad.next_if(|b| b.0 as usize == i).is_none() {
+                            let k = inner.iter().filter(|&&s| s <= pc).count();
+                            lists[k].push((pc - lo) << index_bits | i as u64);
+                        }
+                    }
+                });
+        }
+        let (tab, slots, lists) = (self.tab, &self.slots, &self.lists);
         // Each part: collect, sort, resolve, point its entries' slots at
         // its chains.
         self.parts.par_iter_mut().enumerate().for_each(|(k, part)| {
@@ -700,18 +789,27 @@ impl<'t, 'a> Run<'t, 'a> {
             let mut bad = e.bad.iter().peekable();
             let mut sym = gosleuth_gobin::Symbolizer::new(tab);
             if packed {
-                for (i, &pc) in e.pcs.iter().enumerate() {
-                    if bad.next_if(|b| b.0 as usize == i).is_none() && mine(pc) {
-                        part.keys.push((pc - lo) << index_bits | i as u64);
-                    }
+                part.keys
+                    .reserve(lists.iter().map(|l| l.get(k).map_or(0, Vec::len)).sum());
+                // Keys relative to the part's first address: fewer bits
+                // to sort by.
+                let base = (from - lo) << index_bits;
+                for l in lists.iter().filter_map(|l| l.get(k)) {
+                    part.keys.extend(l.iter().map(|&key| key - base));
                 }
+                let last_pc = if last {
+                    hi
+                } else {
+                    to.saturating_sub(1).max(from)
+                };
+                let bits = u64::BITS - (last_pc - from).leading_zeros();
                 radix_sort(
                     &mut part.keys,
                     &mut part.scratch,
                     index_bits,
-                    index_bits + span_bits,
+                    index_bits + bits,
                 );
-                let pcs = part.keys.iter().map(|k| lo + (k >> index_bits));
+                let pcs = part.keys.iter().map(|k| from + (k >> index_bits));
                 sym.resolve(pcs, &mut part.chains, &mut part.ids);
             } else {
                 for (i, &pc) in e.pcs.iter().enumerate() {
@@ -723,14 +821,26 @@ impl<'t, 'a> Run<'t, 'a> {
                 let pcs = part.pairs.iter().map(|p| p.0);
                 sym.resolve(pcs, &mut part.chains, &mut part.ids);
             }
-            let indices: Box<dyn Iterator<Item = usize> + '_> = if packed {
-                Box::new(part.keys.iter().map(|k| (k & index_mask) as usize))
-            } else {
-                Box::new(part.pairs.iter().map(|p| p.1 as usize))
+            // The input index of the address at sorted position `j`.
+            let index = |j: usize| {
+                if packed {
+                    part.keys.get(j).map(|k| (k & index_mask) as usize)
+                } else {
+                    part.pairs.get(j).map(|p| p.1 as usize)
+                }
             };
-            for (i, &id) in indices.zip(part.ids.iter()) {
-                if id != gosleuth_gobin::Chains::NONE {
-                    slots[i].store(u64::from(id) << part_bits | k as u64, Relaxed);
+            // The slots are stored in random order: prefetch each a few
+            // stores ahead.
+            const AHEAD: usize = 16;
+            for (j, &id) in part.ids.iter().enumerate() {
+                if let Some(s) = index(j + AHEAD).and_then(|i| slots.get(i)) {
+                    prefetch(s);
+                }
+                if let (Some(s), true) = (
+                    index(j).and_then(|i| slots.get(i)),
+                    id != gosleuth_gobin::Chains::NONE,
+                ) {
+                    s.store(u64::from(id) << part_bits | k as u64, Relaxed);
                 }
             }
         });
@@ -806,6 +916,36 @@ impl<'a> Formatter<'_, 'a> {
         part.chains.get(u32::try_from(slot >> self.part_bits).ok()?)
     }
 
+    /// Loads the chains of `group` into `chains` and prefetches their
+    /// strings.
+    fn load<'s, const N: usize>(
+        &'s self,
+        group: std::ops::Range<usize>,
+        chains: &mut [Option<gosleuth_gobin::Chain<'s, 'a>>; N],
+    ) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (c, s) in chains.iter_mut().zip(self.slots.get(group).unwrap_or(&[])) {
+            *c = self.chain(s.load(Relaxed));
+            for f in c.iter().flat_map(|c| c.frames()) {
+                prefetch(f.function.as_bytes());
+                prefetch(f.file.as_bytes());
+            }
+        }
+    }
+
+    /// Word `k` of the chain of `slot`.
+    #[inline]
+    fn word(&self, slot: u64, k: u32) -> Option<&u32> {
+        if slot == NO_SLOT {
+            return None;
+        }
+        let part = self
+            .parts
+            .get((slot & ((1 << self.part_bits) - 1)) as usize)?;
+        let id = u32::try_from(slot >> self.part_bits).ok()?;
+        part.chains.head(id.checked_add(k)?)
+    }
+
     /// Appends the entries `range` to `b`; returns how many are errors.
     fn block(&self, range: std::ops::Range<usize>, b: &mut Vec<u8>) -> usize {
         use std::sync::atomic::Ordering::Relaxed;
@@ -815,24 +955,31 @@ impl<'a> Formatter<'_, 'a> {
             .peekable();
         let mut errors = 0;
         let mut hex = [0u8; 18];
-        // Entries are formatted in groups: first the chains of the whole
-        // group are loaded and their strings touched, so that the cache
-        // misses of random chains overlap instead of following each other.
-        const GROUP: usize = 64;
-        let mut chains = [None; GROUP];
-        for start in range.clone().step_by(GROUP) {
-            let group = start..(start + GROUP).min(range.end);
-            for (c, s) in chains.iter_mut().zip(&self.slots[group.clone()]) {
-                *c = self.chain(s.load(Relaxed));
-            }
-            let mut touch = 0u8;
-            for c in chains.iter().take(group.len()).flatten() {
-                for f in c.frames() {
-                    touch ^= f.function.as_bytes().first().copied().unwrap_or(0)
-                        ^ f.file.as_bytes().first().copied().unwrap_or(0);
+        // Entries are formatted in groups, each chain prefetched two groups
+        // ahead and its strings one group ahead, so that the cache misses
+        // of random chains overlap with formatting instead of stalling it.
+        const GROUP: usize = 32;
+        let mut next = [None; GROUP];
+        let group_at = |start: usize| start..(start + GROUP).min(range.end);
+        let prefetch_heads = |start: usize| {
+            for s in self.slots.get(group_at(start)).unwrap_or(&[]) {
+                // A chain of two frames is 36 bytes: often two lines.
+                let slot = s.load(Relaxed);
+                for k in [0, 8] {
+                    if let Some(w) = self.word(slot, k) {
+                        prefetch(w);
+                    }
                 }
             }
-            std::hint::black_box(touch);
+        };
+        prefetch_heads(range.start);
+        prefetch_heads(range.start + GROUP);
+        self.load(group_at(range.start), &mut next);
+        for start in range.clone().step_by(GROUP) {
+            let group = group_at(start);
+            let chains = next;
+            prefetch_heads(start + 2 * GROUP);
+            self.load(group_at(start + GROUP), &mut next);
             for (i, chain) in group.zip(chains) {
                 if self.json {
                     b.extend_from_slice(if self.written + i == 0 { b"\n" } else { b",\n" });
@@ -924,6 +1071,20 @@ fn text_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobi
         push_dec(b, u64::from(f.line));
         b.extend_from_slice(if f.inlined { b" (inlined)\n" } else { b"\n" });
     }
+}
+
+/// Asks the CPU to start loading the cache line at `p`.
+#[inline(always)]
+fn prefetch<T: ?Sized>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch changes no state the program can observe and
+    // cannot fault, whatever the address; SSE is part of x86-64's baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Sorts `keys` by their bits `lo..hi` (a stable LSD radix sort, digits of
