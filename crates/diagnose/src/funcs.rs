@@ -194,52 +194,15 @@ pub fn is_dispatch(function: &str) -> bool {
 /// (`internal/runtime/maps.(*Map).putSlot...`, the `runtime.map*` linkname
 /// wrappers keep their names).
 pub fn map_operation(function: &str) -> Option<MapOp> {
-    let f = function;
-    let name = if let Some(rest) = f.strip_prefix("runtime.") {
-        rest
-    } else if let Some(rest) = f.strip_prefix("internal/runtime/maps.") {
-        return Some(swiss_operation(rest));
-    } else {
-        return None;
-    };
-    let op = if name.starts_with("mapassign") {
-        MapOp::Write
-    } else if name.starts_with("mapaccess") {
-        MapOp::Read
-    } else if name.starts_with("mapdelete") {
-        MapOp::Delete
-    } else if name.starts_with("mapiter") {
-        MapOp::Iterate
-    } else if name.starts_with("mapclone") || name == "maps_clone" {
-        MapOp::Clone
-    } else if name.starts_with("mapclear")
-        || name.starts_with("makemap")
-        || name.starts_with("hashGrow")
-        || name.starts_with("growWork")
-        || name.starts_with("evacuate")
-    {
-        MapOp::Other
-    } else {
-        return None;
-    };
-    Some(op)
-}
-
-fn swiss_operation(rest: &str) -> MapOp {
-    let lower = rest.to_ascii_lowercase();
-    if lower.contains("iter") {
-        MapOp::Iterate
-    } else if lower.contains("put") || lower.contains("assign") {
-        MapOp::Write
-    } else if lower.contains("delete") {
-        MapOp::Delete
-    } else if lower.contains("get") || lower.contains("access") {
-        MapOp::Read
-    } else if lower.contains("clone") {
-        MapOp::Clone
-    } else {
-        MapOp::Other
-    }
+    use gosleuth_model::{MapOperation as Op, MapRole};
+    Some(match gosleuth_model::runtime_map_role(function)? {
+        MapRole::Entry(Op::Read) => MapOp::Read,
+        MapRole::Entry(Op::Write) => MapOp::Write,
+        MapRole::Entry(Op::Delete) => MapOp::Delete,
+        MapRole::Entry(Op::Iterate) => MapOp::Iterate,
+        MapRole::Entry(Op::Clone) => MapOp::Clone,
+        MapRole::Entry(Op::Make | Op::Clear) | MapRole::Grow | MapRole::Internal => MapOp::Other,
+    })
 }
 
 /// What a map runtime function does.

@@ -6,6 +6,8 @@
 //! - [`CrashKind`] names what went wrong, in the vocabulary of the
 //!   `gosleuth.analysis/v1` JSON schema.
 //! - [`Finding`] is one observation with its meaning, the unit of every report.
+//! - [`runtime_map_role`] says which Go runtime functions work on maps and
+//!   how, for every kind of evidence and both map implementations.
 //! - [`Addr`] and [`GoroutineId`] keep addresses and ids from being mixed up
 //!   with other numbers.
 //!
@@ -16,10 +18,12 @@
 mod artifact;
 mod crash;
 mod finding;
+mod maps;
 
 pub use artifact::ArtifactKind;
 pub use crash::CrashKind;
 pub use finding::{Finding, Severity};
+pub use maps::{MapOperation, MapRole, runtime_map_role};
 
 /// An address in the address space of a Go process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

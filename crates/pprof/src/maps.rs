@@ -103,60 +103,21 @@ enum Role {
     Internal,
 }
 
+/// The lens's view of the shared table: `maps.Clone` makes a map.
 fn classify(name: &str) -> Option<Role> {
-    if let Some(rest) = name.strip_prefix("internal/runtime/maps.") {
-        // The linkname wrappers are visible under their maps-package names
-        // in inlined frames; the methods tell the operation too.
-        if let Some(w) = rest.strip_prefix("runtime_") {
-            return classify(&format!("runtime.{w}"));
-        }
-        let method = rest.rsplit('.').next().unwrap_or(rest);
-        return Some(match method {
-            "grow" | "split" | "rehash" | "growToSmall" | "growToTable" | "installTableSplit"
-            | "replaceTable" => Role::Grow,
-            "NewMap" | "NewEmptyMap" | "newTable" => Role::Entry(MapOp::Make),
-            _ if rest.starts_with("(*Iter).") => Role::Entry(MapOp::Iterate),
-            "Delete" | "deleteSmall" => Role::Entry(MapOp::Delete),
-            "Clear" | "clearSmall" => Role::Entry(MapOp::Clear),
-            "Put" | "PutSlot" | "putSlotSmall" | "uncheckedPutSlot" => Role::Entry(MapOp::Write),
-            "Get" | "getWithKey" | "getWithoutKey" | "getWithKeySmall" => Role::Entry(MapOp::Read),
-            _ => Role::Internal,
-        });
-    }
-    let f = name.strip_prefix("runtime.")?;
-    let entry = |op| Some(Role::Entry(op));
-    if f.starts_with("mapaccess") {
-        return entry(MapOp::Read);
-    }
-    if f.starts_with("mapassign") {
-        return entry(MapOp::Write);
-    }
-    if f.starts_with("mapdelete") {
-        return entry(MapOp::Delete);
-    }
-    match f {
-        "mapiterinit" | "mapiternext" | "mapIterStart" | "mapIterNext" => entry(MapOp::Iterate),
-        "makemap" | "makemap_small" | "makemap64" | "mapclone" | "mapclone2" => entry(MapOp::Make),
-        "mapclear" => entry(MapOp::Clear),
-        "hashGrow" | "makeBucketArray" => Some(Role::Grow),
-        "reflect_makemap" => entry(MapOp::Make),
-        "reflect_mapaccess" | "reflect_mapaccess_faststr" => entry(MapOp::Read),
-        "reflect_mapassign" | "reflect_mapassign_faststr" => entry(MapOp::Write),
-        "reflect_mapdelete" | "reflect_mapdelete_faststr" => entry(MapOp::Delete),
-        "reflect_mapclear" => entry(MapOp::Clear),
-        "reflect_mapiterinit" | "reflect_mapiternext" => entry(MapOp::Iterate),
-        _ if f.starts_with("growWork") || f.starts_with("evacuate") => Some(Role::Grow),
-        "bucketShift"
-        | "bucketMask"
-        | "tophash"
-        | "overLoadFactor"
-        | "tooManyOverflowBuckets"
-        | "advanceEvacuationMark"
-        | "mapKeyError"
-        | "mapKeyError2" => Some(Role::Internal),
-        _ if f.starts_with("(*hmap).") || f.starts_with("(*bmap).") => Some(Role::Internal),
-        _ => None,
-    }
+    use gosleuth_model::{MapOperation as Op, MapRole};
+    Some(match gosleuth_model::runtime_map_role(name)? {
+        MapRole::Entry(op) => Role::Entry(match op {
+            Op::Read => MapOp::Read,
+            Op::Write => MapOp::Write,
+            Op::Delete => MapOp::Delete,
+            Op::Iterate => MapOp::Iterate,
+            Op::Make | Op::Clone => MapOp::Make,
+            Op::Clear => MapOp::Clear,
+        }),
+        MapRole::Grow => Role::Grow,
+        MapRole::Internal => Role::Internal,
+    })
 }
 
 /// One (caller, operation) pair of the lens.

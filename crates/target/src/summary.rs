@@ -210,20 +210,13 @@ impl Summary {
     }
 }
 
-/// Runtime functions that operate on a map, by name prefix.
+/// Runtime functions that carry out or grow a map operation (whose frame
+/// names the map it works on), from the shared table.
 pub fn is_map_op(function: &str) -> bool {
-    const PREFIXES: [&str; 7] = [
-        "runtime.mapassign",
-        "runtime.mapaccess",
-        "runtime.mapdelete",
-        "runtime.mapiter",
-        "runtime.mapclear",
-        "runtime.mapclone",
-        "internal/runtime/maps.",
-    ];
-    PREFIXES.iter().any(|p| function.starts_with(p))
-        && !function.ends_with(".fatal")
-        && !function.contains("newarray")
+    matches!(
+        gosleuth_model::runtime_map_role(function),
+        Some(gosleuth_model::MapRole::Entry(_) | gosleuth_model::MapRole::Grow)
+    )
 }
 
 fn frame_summary(f: &crate::unwind::Frame<'_>, stack: &Stack<'_>) -> FrameSummary {
