@@ -522,7 +522,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
         Ok(out)
     }
 
-    /// Resolves many PCs at once: pushes to `ids` one chain id per PC of
+    /// Resolves many PCs at once: calls `each` with one chain id per PC of
     /// `pcs`, in order, naming a chain of `chains` (made as needed), or
     /// [`Chains::NONE`] when no function contains the PC. A chain's frames
     /// are those [`Symbolizer::frames_into`] gives for each of its PCs,
@@ -540,7 +540,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
         &mut self,
         pcs: impl IntoIterator<Item = u64>,
         chains: &mut Chains<'a>,
-        ids: &mut Vec<u32>,
+        mut each: impl FnMut(u32),
     ) -> usize {
         // The chain of the previous PC and what it was made from: the
         // function and its table values at the PC (None: the function's
@@ -550,7 +550,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
         for pc in pcs {
             let (index, values) = match self.locate(pc) {
                 At::Nowhere => {
-                    ids.push(Chains::NONE);
+                    each(Chains::NONE);
                     resolved += 1;
                     continue;
                 }
@@ -558,7 +558,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
                 At::Cached => match self.cached.as_mut() {
                     Some(c) => (c.func.index(), Some(c.values(pc, 0))),
                     None => {
-                        ids.push(Chains::NONE);
+                        each(Chains::NONE);
                         resolved += 1;
                         continue;
                     }
@@ -568,7 +568,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
                 && i == index
                 && v == values
             {
-                ids.push(id);
+                each(id);
                 resolved += 1;
                 continue;
             }
@@ -585,7 +585,7 @@ impl<'a, 't> Symbolizer<'a, 't> {
             };
             chains.end(id, corrupted);
             last = Some((index, values, id));
-            ids.push(id);
+            each(id);
             resolved += 1;
         }
         resolved

@@ -271,3 +271,32 @@ fn symbolize_stdin_file_and_pipe_agree() {
         "a mapped and a piped input give the same text"
     );
 }
+
+/// Addresses too far apart to pack with their index into one sort key
+/// take another path; the answers must not change.
+#[test]
+fn symbolize_wide_address_range() {
+    let Some(exe) = exe() else { return };
+    let exe = exe.to_str().unwrap();
+    let (_, out, _) = gosleuth(
+        &["--format", "json", "binary", "funcs", exe, r"^main\.work$"],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f = &v["functions"].as_array().unwrap()[0];
+    let entry =
+        u64::from_str_radix(f["address"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let size = f["size"].as_u64().unwrap();
+    // Enough addresses for several parts, in reverse order.
+    let near: String = (0..40_000u64)
+        .map(|k| format!("{:#x}\n", entry + (size - 1 - k % size)))
+        .collect();
+    let wide = format!("{near}0xffffffffffffff00\n");
+    let args = ["binary", "symbolize", exe];
+    let (code, packed, err) = gosleuth(&args, &near);
+    assert_eq!(code, 0, "{err}");
+    let (code, unpacked, err) = gosleuth(&args, &wide);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(unpacked, format!("{packed}0xffffffffffffff00 ?\n"));
+    assert!(packed.lines().count() >= 40_000);
+}

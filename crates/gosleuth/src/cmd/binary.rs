@@ -640,14 +640,13 @@ struct Entries<'l> {
 /// One part of a batch (a range of addresses) and its buffers.
 #[derive(Default)]
 struct Part<'a> {
-    /// Sort keys: `(pc - min) << index_bits | index`, and scratch.
+    /// Sort keys: `(pc - first address of the part) << index_bits |
+    /// index`, and scratch.
     keys: Vec<u64>,
     scratch: Vec<u64>,
     /// Sort keys when addresses span too much for `keys`.
     pairs: Vec<(u64, u32)>,
     chains: gosleuth_gobin::Chains<'a>,
-    /// A chain id per address in sorted order.
-    ids: Vec<u32>,
 }
 
 /// Slot of an address in no function.
@@ -661,8 +660,6 @@ struct Run<'t, 'a> {
     written: usize,
     errors: usize,
     parts: Vec<Part<'a>>,
-    /// Sort keys by input chunk and part, before the parts gather them.
-    lists: Vec<Vec<Vec<u64>>>,
     /// Chain of each entry of the batch, in input order: chain `id` of
     /// part `p` is `id << part_bits | p`, or [`NO_SLOT`].
     slots: Vec<std::sync::atomic::AtomicU64>,
@@ -679,7 +676,6 @@ impl<'t, 'a> Run<'t, 'a> {
             written: 0,
             errors: 0,
             parts: Vec::new(),
-            lists: Vec::new(),
             slots: Vec::new(),
             bufs: Vec::new(),
             bad: Vec::new(),
@@ -746,36 +742,64 @@ impl<'t, 'a> Run<'t, 'a> {
         self.slots.clear();
         self.slots
             .par_extend((0..n).into_par_iter().map(|_| AtomicU64::new(NO_SLOT)));
-        // Packed keys go to their parts in one pass over the input, one
-        // chunk per thread: `lists[c][k]` holds the keys of chunk `c` that
-        // fall in part `k`.
+        // Packed keys go straight to their parts, relative to the part's
+        // first address (fewer bits to sort by), in two passes over the
+        // input split in one chunk per thread: count what each chunk gives
+        // each part, then write each chunk's keys into its share of the
+        // part's vector.
         if packed {
             let chunk = n.div_ceil(threads).max(1);
+            let bounds = |c: usize| ((c * chunk).min(n), ((c + 1) * chunk).min(n));
             let inner = &splits[1..nparts];
-            self.lists.resize_with(threads, Vec::new);
-            self.lists
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(c, lists)| {
-                    let (start, end) = ((c * chunk).min(n), ((c + 1) * chunk).min(n));
-                    lists.resize_with(nparts, Vec::new);
-                    for l in lists.iter_mut() {
-                        l.clear();
-                        l.reserve((end - start) / nparts + (end - start) / 16);
+            let part_of = |pc: u64| inner.iter().filter(|&&s| s <= pc).count();
+            // The addresses of chunk `c`, with their input index.
+            let addresses = |c: usize| {
+                let (start, end) = bounds(c);
+                let mut bad = e.bad[e.bad.partition_point(|b| (b.0 as usize) < start)..]
+                    .iter()
+                    .peekable();
+                e.pcs[start..end]
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, &pc)| (start + i, pc))
+                    .filter(move |&(i, _)| bad.next_if(|b| b.0 as usize == i).is_none())
+            };
+            let counts: Vec<Vec<usize>> = (0..threads)
+                .into_par_iter()
+                .map(|c| {
+                    let mut count = vec![0; nparts];
+                    for (_, pc) in addresses(c) {
+                        count[part_of(pc)] += 1;
                     }
-                    let mut bad = e.bad[e.bad.partition_point(|b| (b.0 as usize) < start)..]
-                        .iter()
-                        .peekable();
-                    for (i, &pc) in e.pcs[start..end].iter().enumerate() {
-                        let i = start + i;
-                        if bad.next_if(|b| b.0 as usize == i).is_none() {
-                            let k = inner.iter().filter(|&&s| s <= pc).count();
-                            lists[k].push((pc - lo) << index_bits | i as u64);
-                        }
+                    count
+                })
+                .collect();
+            self.parts.par_iter_mut().enumerate().for_each(|(k, p)| {
+                p.keys.clear();
+                p.keys.resize(counts.iter().map(|c| c[k]).sum(), 0);
+            });
+            let mut shares: Vec<Vec<&mut [u64]>> = (0..threads).map(|_| Vec::new()).collect();
+            for (k, p) in self.parts.iter_mut().enumerate() {
+                let mut rest = &mut p.keys[..];
+                for (c, count) in counts.iter().enumerate() {
+                    let (share, after) = rest.split_at_mut(count[k]);
+                    shares[c].push(share);
+                    rest = after;
+                }
+            }
+            shares
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(c, mut shares)| {
+                    let mut filled = vec![0; nparts];
+                    for (i, pc) in addresses(c) {
+                        let k = part_of(pc);
+                        shares[k][filled[k]] = (pc - splits[k]) << index_bits | i as u64;
+                        filled[k] += 1;
                     }
                 });
         }
-        let (tab, slots, lists) = (self.tab, &self.slots, &self.lists);
+        let (tab, slots) = (self.tab, &self.slots);
         // Each part: collect, sort, resolve, point its entries' slots at
         // its chains.
         self.parts.par_iter_mut().enumerate().for_each(|(k, part)| {
@@ -783,20 +807,33 @@ impl<'t, 'a> Run<'t, 'a> {
             let last = k + 1 == nparts;
             let mine = |pc: u64| from <= pc && (pc < to || last);
             part.chains.clear();
-            part.ids.clear();
-            part.keys.clear();
             part.pairs.clear();
             let mut bad = e.bad.iter().peekable();
             let mut sym = gosleuth_gobin::Symbolizer::new(tab);
-            if packed {
-                part.keys
-                    .reserve(lists.iter().map(|l| l.get(k).map_or(0, Vec::len)).sum());
-                // Keys relative to the part's first address: fewer bits
-                // to sort by.
-                let base = (from - lo) << index_bits;
-                for l in lists.iter().filter_map(|l| l.get(k)) {
-                    part.keys.extend(l.iter().map(|&key| key - base));
+            // The input index of the address at sorted position `j`, and
+            // the slot of a resolved address, stored as the chains come:
+            // in random order, so each is prefetched a few stores ahead.
+            const AHEAD: usize = 16;
+            let index = |keys: &[u64], pairs: &[(u64, u32)], j: usize| {
+                if packed {
+                    keys.get(j).map(|k| (k & index_mask) as usize)
+                } else {
+                    pairs.get(j).map(|p| p.1 as usize)
                 }
+            };
+            let mut j = 0;
+            let mut store = |keys: &[u64], pairs: &[(u64, u32)], id: u32| {
+                if let Some(s) = index(keys, pairs, j + AHEAD).and_then(|i| slots.get(i)) {
+                    prefetch(s);
+                }
+                if let Some(s) = index(keys, pairs, j).and_then(|i| slots.get(i))
+                    && id != gosleuth_gobin::Chains::NONE
+                {
+                    s.store(u64::from(id) << part_bits | k as u64, Relaxed);
+                }
+                j += 1;
+            };
+            if packed {
                 let last_pc = if last {
                     hi
                 } else {
@@ -809,8 +846,9 @@ impl<'t, 'a> Run<'t, 'a> {
                     index_bits,
                     index_bits + bits,
                 );
-                let pcs = part.keys.iter().map(|k| from + (k >> index_bits));
-                sym.resolve(pcs, &mut part.chains, &mut part.ids);
+                let keys = &part.keys;
+                let pcs = keys.iter().map(|k| from + (k >> index_bits));
+                sym.resolve(pcs, &mut part.chains, |id| store(keys, &[], id));
             } else {
                 for (i, &pc) in e.pcs.iter().enumerate() {
                     if bad.next_if(|b| b.0 as usize == i).is_none() && mine(pc) {
@@ -818,30 +856,9 @@ impl<'t, 'a> Run<'t, 'a> {
                     }
                 }
                 part.pairs.sort_unstable();
-                let pcs = part.pairs.iter().map(|p| p.0);
-                sym.resolve(pcs, &mut part.chains, &mut part.ids);
-            }
-            // The input index of the address at sorted position `j`.
-            let index = |j: usize| {
-                if packed {
-                    part.keys.get(j).map(|k| (k & index_mask) as usize)
-                } else {
-                    part.pairs.get(j).map(|p| p.1 as usize)
-                }
-            };
-            // The slots are stored in random order: prefetch each a few
-            // stores ahead.
-            const AHEAD: usize = 16;
-            for (j, &id) in part.ids.iter().enumerate() {
-                if let Some(s) = index(j + AHEAD).and_then(|i| slots.get(i)) {
-                    prefetch(s);
-                }
-                if let (Some(s), true) = (
-                    index(j).and_then(|i| slots.get(i)),
-                    id != gosleuth_gobin::Chains::NONE,
-                ) {
-                    s.store(u64::from(id) << part_bits | k as u64, Relaxed);
-                }
+                let pairs = &part.pairs;
+                let pcs = pairs.iter().map(|p| p.0);
+                sym.resolve(pcs, &mut part.chains, |id| store(&[], pairs, id));
             }
         });
         // Format blocks in parallel, write each group of blocks while the
