@@ -374,10 +374,12 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
     } else if let Some(map) = map_stdin() {
         // A regular file: mapped, no copy; handled in windows of about
         // `CHUNK` bytes ending at a line end, to keep the entries of one
-        // window in memory at a time.
+        // window in memory at a time, and the pages of each window given
+        // back once it is done.
         let mut pieces = Vec::new();
-        let mut text: &[u8] = &map;
-        while !text.is_empty() {
+        let (mut at, mut released) = (0, 0);
+        while at < map.len() {
+            let text = &map[at..];
             let end = if text.len() <= CHUNK {
                 text.len()
             } else {
@@ -386,7 +388,22 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
             lines.clear();
             parse_lines(&text[..end], &mut lines, &mut pieces);
             run.batches(&lines, &stdout)?;
-            text = &text[end..];
+            let done = (at + end) / 4096 * 4096;
+            if end < text.len() && done > released {
+                // SAFETY: the window is never read again and nothing
+                // refers into the map (entries hold parsed addresses and
+                // copies of bad lines); the map is a read-only file map,
+                // so a later access would read the file again.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        released,
+                        done - released,
+                    )
+                };
+                released = done;
+            }
+            at += end;
         }
     } else {
         let mut stdin = std::io::stdin().lock();
