@@ -10,7 +10,8 @@ use serde_json::{Map, Value as Json, json};
 
 use gosleuth_target::{
     Crash, CreatedBy, Frame, Goroutine, MapHeader, MapSummary, MapValue, Role, Stack, StackSource,
-    Value, ValueKind, Variable, signal_name, traceback_name,
+    Value, ValueKind, Variable, signal_name, traceback_name, write_created_by,
+    write_traceback_frame,
 };
 
 use crate::{Format, Paint};
@@ -611,7 +612,6 @@ fn header_line(gs: &GoroutineStack<'_, '_>) -> String {
 /// A goroutine's stack the way the runtime prints it (readable by
 /// `gosleuth goroutines` and `gosleuth analyze`).
 fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint, color: bool) -> String {
-    use std::fmt::Write as _;
     let mut s = String::with_capacity(64 * (gs.stack.frames.len() + 2));
     let header = header_line(gs);
     if color {
@@ -646,13 +646,7 @@ fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint, color: bool) -> Str
         last_system = system;
         last_physical = f.physical;
         let start = s.len();
-        s.push_str(&traceback_name(f.function));
-        s.push_str(if f.inlined { "(...)\n\t" } else { "()\n\t" });
-        s.push_str(f.file);
-        let _ = write!(s, ":{}", f.line);
-        if !f.inlined && f.offset != 0 {
-            let _ = write!(s, " +{:#x}", f.offset);
-        }
+        write_traceback_frame(&mut s, f.function, f.file, f.line, f.offset, f.inlined);
         if system && color {
             let plain = s.split_off(start);
             for (i, part) in plain.split('\n').enumerate() {
@@ -671,12 +665,7 @@ fn traceback_text(gs: &GoroutineStack<'_, '_>, paint: Paint, color: bool) -> Str
         s.push('\n');
     }
     if let Some(c) = gs.created_by {
-        s.push_str("created by ");
-        s.push_str(&traceback_name(c.function));
-        if let Some(p) = c.parent {
-            let _ = write!(s, " in goroutine {p}");
-        }
-        let _ = writeln!(s, "\n\t{}:{}", c.file, c.line);
+        write_created_by(&mut s, c.function, c.parent, c.file, c.line);
     }
     s
 }

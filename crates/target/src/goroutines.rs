@@ -545,6 +545,45 @@ impl<'t, 'data> Process<'t, 'data> {
     }
 }
 
+/// Appends one frame as the runtime's traceback prints it, without the
+/// final newline: `name(...)` then `\tfile:line` for an inlined frame,
+/// `name()` then `\tfile:line +0x1d` otherwise, with no offset at the
+/// function's entry (the runtime prints it only when `pc > entry`).
+pub fn write_traceback_frame(
+    out: &mut String,
+    function: &str,
+    file: &str,
+    line: u32,
+    offset: u64,
+    inlined: bool,
+) {
+    use std::fmt::Write as _;
+    out.push_str(&traceback_name(function));
+    out.push_str(if inlined { "(...)\n\t" } else { "()\n\t" });
+    out.push_str(file);
+    let _ = write!(out, ":{line}");
+    if !inlined && offset != 0 {
+        let _ = write!(out, " +{offset:#x}");
+    }
+}
+
+/// Appends the `created by` lines of a goroutine, final newline included.
+pub fn write_created_by(
+    out: &mut String,
+    function: &str,
+    parent: Option<u64>,
+    file: &str,
+    line: u32,
+) {
+    use std::fmt::Write as _;
+    out.push_str("created by ");
+    out.push_str(&traceback_name(function));
+    if let Some(p) = parent {
+        let _ = write!(out, " in goroutine {p}");
+    }
+    let _ = writeln!(out, "\n\t{file}:{line}");
+}
+
 /// A function name as the runtime's traceback prints it: `runtime.gopanic`
 /// is `panic`, and generic shape arguments are shown as `[...]`
 /// (`runtime.funcNamePiecesForPrint`).
@@ -558,5 +597,48 @@ pub fn traceback_name(name: &str) -> std::borrow::Cow<'_, str> {
     match name.rfind(']') {
         Some(j) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]).into(),
         _ => name.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_print_like_the_runtime() {
+        let mut s = String::new();
+        write_traceback_frame(
+            &mut s,
+            "main.(*S).run[...]",
+            "/go/src/x/main.go",
+            12,
+            0x1d,
+            false,
+        );
+        s.push('\n');
+        write_traceback_frame(&mut s, "main.helper", "/go/src/x/main.go", 30, 0x40, true);
+        s.push('\n');
+        // At the function's entry the runtime prints no offset.
+        write_traceback_frame(
+            &mut s,
+            "runtime.gopanic",
+            "/usr/local/go/src/runtime/panic.go",
+            700,
+            0,
+            false,
+        );
+        s.push('\n');
+        write_created_by(&mut s, "main.main", Some(1), "/go/src/x/main.go", 9);
+        assert_eq!(
+            s,
+            "main.(*S).run[...]()\n\t/go/src/x/main.go:12 +0x1d\n\
+             main.helper(...)\n\t/go/src/x/main.go:30\n\
+             panic()\n\t/usr/local/go/src/runtime/panic.go:700\n\
+             created by main.main in goroutine 1\n\t/go/src/x/main.go:9\n"
+        );
+        assert_eq!(
+            traceback_name("main.Map[go.shape.int,go.shape.string].Get"),
+            "main.Map[...].Get"
+        );
     }
 }

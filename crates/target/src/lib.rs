@@ -60,6 +60,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use expr::{Expr, Key, parse as parse_expr};
 pub use goroutines::{
     CreatedBy, G_SCAN, GSignal, Gobuf, Goroutine, status, status_name, traceback_name,
+    write_created_by, write_traceback_frame,
 };
 pub use layout::{
     GLayout, GoVersion, Layout, LayoutError, LayoutSource, MLayout, ModuleLayout, PanicLayout,

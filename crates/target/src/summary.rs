@@ -187,23 +187,18 @@ impl Summary {
             }
             s.push_str("]:\n");
             for f in &g.frames {
-                let name = crate::goroutines::traceback_name(&f.function);
-                if f.inlined {
-                    let _ = writeln!(s, "{name}(...)\n\t{}:{}", f.file, f.line);
-                } else {
-                    let _ = writeln!(s, "{name}()\n\t{}:{} +{:#x}", f.file, f.line, f.offset);
-                }
+                crate::goroutines::write_traceback_frame(
+                    &mut s,
+                    &f.function,
+                    &f.file,
+                    f.line,
+                    f.offset,
+                    f.inlined,
+                );
+                s.push('\n');
             }
             if let Some(c) = &g.created_by {
-                let _ = write!(
-                    s,
-                    "created by {}",
-                    crate::goroutines::traceback_name(&c.function)
-                );
-                if let Some(p) = g.parent {
-                    let _ = write!(s, " in goroutine {p}");
-                }
-                let _ = writeln!(s, "\n\t{}:{}", c.file, c.line);
+                crate::goroutines::write_created_by(&mut s, &c.function, g.parent, &c.file, c.line);
             }
         }
         s
