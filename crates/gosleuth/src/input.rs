@@ -125,11 +125,7 @@ impl Input {
             let file = File::open(path)
                 .with_context(|| format!("cannot open {}", self.name))
                 .map_err(Failure::bad_input)?;
-            // SAFETY: the map is read-only and gosleuth never writes the file.
-            // If another process truncates it while we read, we may get
-            // SIGBUS; that is the accepted cost of not copying multi-gigabyte
-            // cores, the same trade ripgrep and Delve make.
-            let map = unsafe { memmap2::Mmap::map(&file) }
+            let map = map_file(&file)
                 .with_context(|| format!("cannot map {}", self.name))
                 .map_err(Failure::bad_input)?;
             return Ok(Bytes::Mapped(map));
@@ -156,9 +152,7 @@ pub fn scan_text(
         let file = File::open(path)
             .with_context(|| format!("cannot open {name}"))
             .map_err(Failure::bad_input)?;
-        // SAFETY: read-only map of a file gosleuth never writes; see
-        // `into_bytes` for the truncation caveat.
-        let map = unsafe { memmap2::Mmap::map(&file) }
+        let map = map_file(&file)
             .with_context(|| format!("cannot map {name}"))
             .map_err(Failure::bad_input)?;
         let _ = map.advise(memmap2::Advice::Sequential);
@@ -169,16 +163,7 @@ pub fn scan_text(
             // blocks, not the size of the dump.
             let upto = done / page * page;
             if upto > released {
-                // SAFETY: the scan never reads these bytes again and the
-                // Dump holds no reference into the map; a later access would
-                // re-read the file, since the map is a read-only file map.
-                let _ = unsafe {
-                    map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        released,
-                        upto - released,
-                    )
-                };
+                release_pages(&map, released..upto);
                 released = upto;
             }
         });
@@ -242,4 +227,31 @@ pub fn open_bytes(input: Input) -> Result<(Bytes, ArtifactKind), Failure> {
     }
     let kind = ArtifactKind::sniff(input.head());
     Ok((input.into_bytes()?, kind))
+}
+
+/// Maps `file` read-only.
+pub fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only and gosleuth never writes the file. If
+    // another process truncates it while we read, we may get SIGBUS; that
+    // is the accepted cost of not copying multi-gigabyte cores, the same
+    // trade ripgrep and Delve make.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+/// Drops the pages of `range` of a map made by [`map_file`] from this
+/// process's resident set: for inputs read once, front to back, so that
+/// peak memory stays a few windows rather than the size of the file. The
+/// pages stay in the page cache, and any later access reads the same bytes
+/// again, so references into the range stay valid.
+pub fn release_pages(map: &memmap2::Mmap, range: std::ops::Range<usize>) {
+    let range = range.start..range.end.min(map.len());
+    if range.is_empty() {
+        return;
+    }
+    // SAFETY: the map is a private, read-only mapping of a file gosleuth
+    // never writes; MADV_DONTNEED only drops page table entries, and the
+    // next access reads the file again.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.len())
+    };
 }

@@ -57,6 +57,11 @@ fn gosleuth(args: &[&str], stdin: &str) -> (i32, String, String) {
     let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
+    outcome(out)
+}
+
+/// Exit code, stdout and stderr.
+fn outcome(out: std::process::Output) -> (i32, String, String) {
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -177,17 +182,11 @@ fn gosleuth_file_stdin(args: &[&str], path: &Path) -> (i32, String, String) {
         .stdin(std::fs::File::open(path).unwrap())
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    outcome(out)
 }
 
-#[test]
-fn symbolize_stdin_file_and_pipe_agree() {
-    let Some(exe) = exe() else { return };
-    let exe = exe.to_str().unwrap();
+/// Entry address and size of the probe's `main.work`.
+fn main_work(exe: &str) -> (u64, u64) {
     let (_, out, _) = gosleuth(
         &["--format", "json", "binary", "funcs", exe, r"^main\.work$"],
         "",
@@ -196,7 +195,14 @@ fn symbolize_stdin_file_and_pipe_agree() {
     let f = &v["functions"].as_array().unwrap()[0];
     let entry =
         u64::from_str_radix(f["address"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
-    let size = f["size"].as_u64().unwrap();
+    (entry, f["size"].as_u64().unwrap())
+}
+
+#[test]
+fn symbolize_stdin_file_and_pipe_agree() {
+    let Some(exe) = exe() else { return };
+    let exe = exe.to_str().unwrap();
+    let (entry, size) = main_work(exe);
 
     // More than one 16 MiB window of input, in every shape a line may
     // take: mostly addresses in no function (short output), real ones,
@@ -278,15 +284,7 @@ fn symbolize_stdin_file_and_pipe_agree() {
 fn symbolize_wide_address_range() {
     let Some(exe) = exe() else { return };
     let exe = exe.to_str().unwrap();
-    let (_, out, _) = gosleuth(
-        &["--format", "json", "binary", "funcs", exe, r"^main\.work$"],
-        "",
-    );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let f = &v["functions"].as_array().unwrap()[0];
-    let entry =
-        u64::from_str_radix(f["address"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
-    let size = f["size"].as_u64().unwrap();
+    let (entry, size) = main_work(exe);
     // Enough addresses for several parts, in reverse order.
     let near: String = (0..40_000u64)
         .map(|k| format!("{:#x}\n", entry + (size - 1 - k % size)))

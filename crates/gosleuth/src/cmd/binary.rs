@@ -390,17 +390,7 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
             run.batches(&lines, &stdout)?;
             let done = (at + end) / 4096 * 4096;
             if end < text.len() && done > released {
-                // SAFETY: the window is never read again and nothing
-                // refers into the map (entries hold parsed addresses and
-                // copies of bad lines); the map is a read-only file map,
-                // so a later access would read the file again.
-                let _ = unsafe {
-                    map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        released,
-                        done - released,
-                    )
-                };
+                crate::input::release_pages(&map, released..done);
                 released = done;
             }
             at += end;
@@ -463,10 +453,7 @@ fn map_stdin() -> Option<memmap2::Mmap> {
     if !meta.is_file() || meta.len() == 0 {
         return None;
     }
-    // SAFETY: a read-only map of a file gosleuth never writes; if another
-    // process truncates it meanwhile we may get SIGBUS, the same trade as
-    // the other mapped inputs (see `input::Input::into_bytes`).
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let map = crate::input::map_file(&file).ok()?;
     let _ = map.advise(memmap2::Advice::Sequential);
     Some(map)
 }

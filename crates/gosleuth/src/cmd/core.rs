@@ -224,10 +224,7 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
     /// back on the next access.
     fn release_pages(&self) {
         if let Some(m) = self.core_map {
-            // SAFETY: the map is a private, read-only mapping of a file
-            // gosleuth never writes; MADV_DONTNEED only drops page table
-            // entries, and the next access reads the same bytes again.
-            let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+            crate::input::release_pages(m, 0..m.len());
         }
     }
 
