@@ -324,17 +324,19 @@ fn funcs(exe: &str, pattern: Option<&str>, out: &mut Output) -> CmdResult {
 
 // ---------------------------------------------------------------- symbolize
 
-/// Standard input is read in chunks of about `CHUNK` bytes; the complete
-/// lines of a chunk are parsed in parallel and handled in batches of up to
-/// `BATCH` addresses (a whole input of a million addresses is one chunk
-/// and one batch).
+/// Standard input is mapped when it is a file, else read, in windows of
+/// about `CHUNK` bytes; the complete lines of a window are parsed in
+/// parallel and handled in batches of up to `BATCH` addresses (a whole
+/// input of a million addresses is one window and one batch).
 ///
-/// A batch is split by address range into parts, a few per thread. Each
-/// part, on its own thread, collects its addresses, sorts them (radix
-/// sort), resolves them in address order (each function's tables are
-/// decoded once and addresses with equal frames share a chain,
+/// A batch is split by address range into parts, a few per thread; the
+/// input is spread over the parts in two parallel passes (count, then
+/// fill). Each part, on its own thread, sorts its addresses (radix sort),
+/// resolves them in address order (each function's tables are decoded
+/// once and addresses with equal frames share a chain,
 /// `gosleuth_gobin::Chains`) and points its entries at their chains.
-/// Then the entries are formatted from their chains in input order, in
+/// Then the entries are formatted from their chains in input order, with
+/// the chains and their strings prefetched a few dozen entries ahead, in
 /// blocks formatted in parallel and written while the next blocks are
 /// formatted.
 const BATCH: usize = 1 << 20;
