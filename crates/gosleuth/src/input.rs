@@ -157,15 +157,10 @@ pub fn scan_text(
             .map_err(Failure::bad_input)?;
         let _ = map.advise(memmap2::Advice::Sequential);
         let mut released = 0usize;
-        let page = 4096;
         let dump = gosleuth_traceback::scan_with_progress(&map, opts, &mut |done| {
             // Give back the pages behind us: resident memory stays a few
             // blocks, not the size of the dump.
-            let upto = done / page * page;
-            if upto > released {
-                release_pages(&map, released..upto);
-                released = upto;
-            }
+            released = release_pages(&map, released..done);
         });
         return Ok(dump);
     }
@@ -238,15 +233,23 @@ pub fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(file) }
 }
 
-/// Drops the pages of `range` of a map made by [`map_file`] from this
-/// process's resident set: for inputs read once, front to back, so that
-/// peak memory stays a few windows rather than the size of the file. The
-/// pages stay in the page cache, and any later access reads the same bytes
-/// again, so references into the range stay valid.
-pub fn release_pages(map: &memmap2::Mmap, range: std::ops::Range<usize>) {
-    let range = range.start..range.end.min(map.len());
+/// Drops the whole pages of `range` of a map made by [`map_file`] from
+/// this process's resident set: for inputs read once, front to back, so
+/// that peak memory stays a few windows rather than the size of the file.
+/// The pages stay in the page cache, and any later access reads the same
+/// bytes again, so references into the range stay valid. `range.start`
+/// must be where the previous call ended (or 0); returns where this one
+/// ends: `range.end` rounded down to a page, or the end of the map.
+pub fn release_pages(map: &memmap2::Mmap, range: std::ops::Range<usize>) -> usize {
+    const PAGE: usize = 4096;
+    let end = if range.end >= map.len() {
+        map.len()
+    } else {
+        range.end / PAGE * PAGE
+    };
+    let range = range.start..end;
     if range.is_empty() {
-        return;
+        return range.start.max(end);
     }
     // SAFETY: the map is a private, read-only mapping of a file gosleuth
     // never writes; MADV_DONTNEED only drops page table entries, and the
@@ -254,4 +257,5 @@ pub fn release_pages(map: &memmap2::Mmap, range: std::ops::Range<usize>) {
     let _ = unsafe {
         map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.len())
     };
+    end
 }

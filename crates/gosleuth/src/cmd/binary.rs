@@ -390,20 +390,12 @@ fn symbolize(exe: &str, addrs: Vec<String>, out: &mut Output) -> CmdResult {
             lines.clear();
             parse_lines(&text[..end], &mut lines, &mut pieces);
             run.batches(&lines, &stdout)?;
-            let done = (at + end) / 4096 * 4096;
-            if end < text.len() && done > released {
-                crate::input::release_pages(&map, released..done);
-                released = done;
-            }
             at += end;
+            released = crate::input::release_pages(&map, released..at);
         }
     } else {
         let mut stdin = std::io::stdin().lock();
         let mut buf: Vec<u8> = Vec::new();
-        // A regular file: read it whole at once.
-        if let Some(len) = stdin_len() {
-            buf.reserve(len.min(CHUNK as u64) as usize + 1);
-        }
         let mut pieces = Vec::new();
         let mut want = CHUNK;
         let mut eof = false;
@@ -460,14 +452,6 @@ fn map_stdin() -> Option<memmap2::Mmap> {
     Some(map)
 }
 
-/// The size of standard input when it is a regular file.
-fn stdin_len() -> Option<u64> {
-    use std::os::fd::AsFd;
-    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
-    let meta = std::fs::File::from(fd).metadata().ok()?;
-    meta.is_file().then_some(meta.len())
-}
-
 /// Input entries.
 #[derive(Default)]
 struct Lines {
@@ -489,16 +473,20 @@ impl Lines {
     /// One address as given.
     fn push(&mut self, text: &[u8]) {
         let text = text.trim_ascii();
-        match parse_addr(text) {
-            Some(pc) => self.pcs.push(pc),
-            None => {
-                let start = self.bad_text.len() as u32;
-                self.bad_text.extend_from_slice(text);
-                self.bad
-                    .push((self.pcs.len() as u32, start, self.bad_text.len() as u32));
-                self.pcs.push(0);
-            }
-        }
+        let pc = parse_addr(text).unwrap_or_else(|| {
+            self.bad_entry(self.pcs.len(), text);
+            0
+        });
+        self.pcs.push(pc);
+    }
+
+    /// Records that entry `index` is the unparsable `text` (its address
+    /// reads 0).
+    fn bad_entry(&mut self, index: usize, text: &[u8]) {
+        let start = self.bad_text.len() as u32;
+        self.bad_text.extend_from_slice(text);
+        self.bad
+            .push((index as u32, start, self.bad_text.len() as u32));
     }
 
     /// Parses the lines of `text` into `pcs` (which has room for one
@@ -519,16 +507,10 @@ impl Lines {
             if line.is_empty() {
                 continue;
             }
-            match parse_addr(line) {
-                Some(pc) => pcs[used] = pc,
-                None => {
-                    let start = self.bad_text.len() as u32;
-                    self.bad_text.extend_from_slice(line);
-                    self.bad
-                        .push((used as u32, start, self.bad_text.len() as u32));
-                    pcs[used] = 0;
-                }
-            }
+            pcs[used] = parse_addr(line).unwrap_or_else(|| {
+                self.bad_entry(used, line);
+                0
+            });
             used += 1;
         }
         used
@@ -927,16 +909,23 @@ struct Formatter<'r, 'a> {
 }
 
 impl<'a> Formatter<'_, 'a> {
-    /// The chain of `slot`.
+    /// The chains holding the chain of `slot`, and its id there.
     #[inline]
-    fn chain(&self, slot: u64) -> Option<gosleuth_gobin::Chain<'_, 'a>> {
+    fn locate(&self, slot: u64) -> Option<(&gosleuth_gobin::Chains<'a>, u32)> {
         if slot == NO_SLOT {
             return None;
         }
         let part = self
             .parts
             .get((slot & ((1 << self.part_bits) - 1)) as usize)?;
-        part.chains.get(u32::try_from(slot >> self.part_bits).ok()?)
+        Some((&part.chains, u32::try_from(slot >> self.part_bits).ok()?))
+    }
+
+    /// The chain of `slot`.
+    #[inline]
+    fn chain(&self, slot: u64) -> Option<gosleuth_gobin::Chain<'_, 'a>> {
+        let (chains, id) = self.locate(slot)?;
+        chains.get(id)
     }
 
     /// Loads the chains of `group` into `chains` and prefetches their
@@ -959,14 +948,8 @@ impl<'a> Formatter<'_, 'a> {
     /// Word `k` of the chain of `slot`.
     #[inline]
     fn word(&self, slot: u64, k: u32) -> Option<&u32> {
-        if slot == NO_SLOT {
-            return None;
-        }
-        let part = self
-            .parts
-            .get((slot & ((1 << self.part_bits) - 1)) as usize)?;
-        let id = u32::try_from(slot >> self.part_bits).ok()?;
-        part.chains.head(id.checked_add(k)?)
+        let (chains, id) = self.locate(slot)?;
+        chains.head(id.checked_add(k)?)
     }
 
     /// Appends the entries `range` to `b`; returns how many are errors.

@@ -224,7 +224,7 @@ impl<'t, 'd> Ctx<'_, 't, 'd> {
     /// back on the next access.
     fn release_pages(&self) {
         if let Some(m) = self.core_map {
-            crate::input::release_pages(m, 0..m.len());
+            let _ = crate::input::release_pages(m, 0..m.len());
         }
     }
 
