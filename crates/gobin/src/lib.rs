@@ -62,7 +62,7 @@ pub use error::{Error, ErrorKind, Pos, Result};
 pub use pclntab::pcvalue::{PcRange, PcValueIter};
 pub use pclntab::{FoundBy, Func, FuncFlag, InlinedCall, Pclntab, Version};
 pub use symbolize::Frame;
-pub use symbolizer::{Chain, ChainFrame, Chains, Symbolizer};
+pub use symbolizer::{Chain, ChainFrame, Chains, FrameText, Symbolizer};
 
 /// A Go executable over borrowed bytes.
 pub struct Binary<'data> {

@@ -1,8 +1,8 @@
 //! Symbolizing many PCs: the per-function pc-value tables are decoded once
 //! and kept while consecutive PCs fall in the same function, so sorted
 //! batches cost one table decode per function instead of one per PC. File
-//! names, the function name and inline tree entries are resolved once per
-//! function too.
+//! names, the function name and inline tree entries (with the table values
+//! at their call site) are resolved once per function too.
 //!
 //! [`Symbolizer::resolve`] goes one step further for batches: PCs in a row
 //! whose frames are equal (same function, inline tree index, file and line)
@@ -28,8 +28,9 @@ struct Cached<'a, 't> {
     inl: Vec<PcRange>,
     /// File names by file number, resolved on first use.
     files: Vec<Option<&'a str>>,
-    /// Inline tree entries by index, read on first use.
-    calls: Vec<Option<InlinedCall<'a>>>,
+    /// Inline tree entries by index, read on first use, with the table
+    /// values at their call site.
+    calls: Vec<Option<(InlinedCall<'a>, TableValues)>>,
     /// Last run found in `file`, `line`, `inl`: `hints[0]` follows the PCs
     /// asked for, `hints[1]` the call sites of inlined frames.
     hints: [[usize; 3]; 2],
@@ -104,16 +105,31 @@ pub struct Chain<'c, 'a> {
     /// (where [`Symbolizer::frames_into`] returns an error): the frames are
     /// those found before the failure.
     pub corrupted: bool,
-    /// Three words per frame (see [`Chains`]).
+    /// [`FRAME`] words per frame (see [`Chains`]).
     words: &'c [u32],
-    strings: &'c [&'a str],
+    base: &'a [u8],
+    others: &'c [&'a str],
+}
+
+/// One frame of a [`Chain`] with its strings as bytes, as a formatter
+/// copies them (no UTF-8 check: they were `str`s when the chain was made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameText<'a> {
+    /// Function name.
+    pub function: &'a [u8],
+    /// Source file, `?` when the table has none.
+    pub file: &'a [u8],
+    /// Source line, 0 when unknown.
+    pub line: u32,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
 }
 
 impl<'c, 'a> Chain<'c, 'a> {
     /// Number of frames.
     #[inline]
     pub fn len(&self) -> usize {
-        self.words.len() / 3
+        self.words.len() / FRAME
     }
 
     /// Whether the chain has no frame.
@@ -122,16 +138,36 @@ impl<'c, 'a> Chain<'c, 'a> {
         self.words.is_empty()
     }
 
+    #[inline]
+    fn text(&self, at: u32, len: u32) -> &'a [u8] {
+        let s = if len == OTHER {
+            self.others.get(at as usize).map(|s| s.as_bytes())
+        } else {
+            self.base.get(at as usize..at as usize + len as usize)
+        };
+        s.unwrap_or(b"?")
+    }
+
+    /// The frames, innermost first, with their strings as bytes.
+    #[inline]
+    pub fn frame_texts(&self) -> impl ExactSizeIterator<Item = FrameText<'a>> + 'c {
+        let chain = *self;
+        self.words.chunks_exact(FRAME).map(move |w| FrameText {
+            function: chain.text(w[0], w[2] & 0xffff),
+            file: chain.text(w[1], w[2] >> 16),
+            line: w[3] & !INLINED,
+            inlined: w[3] & INLINED != 0,
+        })
+    }
+
     /// The frames, innermost first, as [`Symbolizer::frames_into`] gives
     /// them.
-    #[inline]
     pub fn frames(&self) -> impl ExactSizeIterator<Item = ChainFrame<'a>> + 'c {
-        let strings = self.strings;
-        self.words.chunks_exact(3).map(move |w| ChainFrame {
-            function: strings.get(w[0] as usize).copied().unwrap_or("?"),
-            file: strings.get(w[1] as usize).copied().unwrap_or("?"),
-            line: w[2] & !INLINED,
-            inlined: w[2] & INLINED != 0,
+        self.frame_texts().map(|f| ChainFrame {
+            function: std::str::from_utf8(f.function).unwrap_or("?"),
+            file: std::str::from_utf8(f.file).unwrap_or("?"),
+            line: f.line,
+            inlined: f.inlined,
         })
     }
 }
@@ -142,22 +178,33 @@ const INLINED: u32 = 1 << 31;
 const CORRUPTED: u32 = 1 << 16;
 /// Words of a chain head.
 const HEAD: usize = 3;
+/// Words of a frame.
+const FRAME: usize = 4;
+/// The length of a string that is not a position in the table's bytes: its
+/// position is an index into [`Chains::others`].
+const OTHER: u32 = 0xffff;
 
 /// Chains of frames built by [`Symbolizer::resolve`], kept compact so that
 /// formatting PCs in input order (random chains) touches few cache lines:
 /// a chain is one run of `u32` words, its id is the offset of that run
-/// (ids are not consecutive), and strings are interned.
+/// (ids are not consecutive). Strings are where the pclntab holds them:
+/// a frame names each by its position and length there, so that a
+/// formatter goes from a chain straight to the bytes (one cache miss less
+/// than through a table of strings), and building a chain hashes nothing.
 ///
 /// Layout of a chain: `frame count | CORRUPTED`, entry (low, high word),
-/// then per frame: function string, file string, `line | INLINED`.
+/// then per frame: function position, file position, `function length |
+/// file length << 16` and `line | INLINED`. A string outside the table's
+/// bytes, or longer than 64 KiB, has length [`OTHER`] and its position is
+/// an index into `others`.
 #[derive(Debug, Clone, Default)]
 pub struct Chains<'a> {
     words: Vec<u32>,
-    strings: Vec<&'a str>,
-    /// String id by (address, length).
-    index: HashMap<(usize, usize), u32, BuildFx>,
-    /// The id of recently interned strings, by address bits.
-    recent: Vec<(usize, usize, u32)>,
+    /// The bytes positions point into (the pclntab's).
+    base: &'a [u8],
+    others: Vec<&'a str>,
+    /// Index in `others` by (address, length).
+    other_ids: HashMap<(usize, usize), u32>,
     count: usize,
 }
 
@@ -183,9 +230,8 @@ impl<'a> Chains<'a> {
     /// Removes every chain, keeping the memory.
     pub fn clear(&mut self) {
         self.words.clear();
-        self.strings.clear();
-        self.index.clear();
-        self.recent.clear();
+        self.others.clear();
+        self.other_ids.clear();
         self.count = 0;
     }
 
@@ -206,64 +252,42 @@ impl<'a> Chains<'a> {
         Some(Chain {
             entry: u64::from(head[1]) | u64::from(head[2]) << 32,
             corrupted: head[0] & CORRUPTED != 0,
-            words: self.words.get(at + HEAD..at + HEAD + 3 * n)?,
-            strings: &self.strings,
+            words: self.words.get(at + HEAD..at + HEAD + FRAME * n)?,
+            base: self.base,
+            others: &self.others,
         })
-    }
-
-    /// Moves the chains of `other` to the end of `self`. Returns `base`:
-    /// chain `id` of `other` is now `base + id`.
-    pub fn append(&mut self, other: &mut Chains<'a>) -> u32 {
-        let base = self.words.len() as u32;
-        let ids: Vec<u32> = other.strings.iter().map(|s| self.intern(s)).collect();
-        self.words.reserve(other.words.len());
-        let mut at = 0;
-        while at + HEAD <= other.words.len() {
-            let head = &other.words[at..at + HEAD];
-            let n = (head[0] & 0xffff) as usize;
-            self.words.extend_from_slice(head);
-            let frames = other.words.get(at + HEAD..at + HEAD + 3 * n).unwrap_or(&[]);
-            for f in frames.chunks_exact(3) {
-                let id = |s: u32| ids.get(s as usize).copied().unwrap_or(u32::MAX);
-                self.words.extend_from_slice(&[id(f[0]), id(f[1]), f[2]]);
-            }
-            at += HEAD + 3 * n;
-        }
-        self.count += other.count;
-        other.clear();
-        base
     }
 
     /// Bytes of memory held.
     pub fn capacity_bytes(&self) -> usize {
         self.words.capacity() * 4
-            + self.strings.capacity() * size_of::<&str>()
-            + self.index.capacity() * (size_of::<(usize, usize)>() + 4)
+            + self.others.capacity() * size_of::<&str>()
+            + self.other_ids.capacity() * (size_of::<(usize, usize)>() + 4)
     }
 
-    fn intern(&mut self, s: &'a str) -> u32 {
-        const RECENT: usize = 256;
-        if self.recent.is_empty() {
-            self.recent.resize(RECENT, (0, usize::MAX, 0));
+    /// Position and length of `s`: in `base` when it is there.
+    #[inline]
+    fn position(&mut self, s: &'a str) -> (u32, u32) {
+        let at = (s.as_ptr() as usize).wrapping_sub(self.base.as_ptr() as usize);
+        if at <= self.base.len()
+            && s.len() <= self.base.len() - at
+            && s.len() < OTHER as usize
+            && let Ok(at) = u32::try_from(at)
+        {
+            return (at, s.len() as u32);
         }
         let key = (s.as_ptr() as usize, s.len());
-        let slot = (key.0 ^ key.0 >> 8) % RECENT;
-        let r = self.recent[slot];
-        if (r.0, r.1) == key {
-            return r.2;
-        }
-        let id = *self.index.entry(key).or_insert_with(|| {
-            self.strings.push(s);
-            (self.strings.len() - 1) as u32
+        let id = *self.other_ids.entry(key).or_insert_with(|| {
+            self.others.push(s);
+            (self.others.len() - 1) as u32
         });
-        self.recent[slot] = (key.0, key.1, id);
-        id
+        (id, OTHER)
     }
 
     /// Starts a chain; returns its id, or `None` when the words are full.
     fn begin(&mut self, entry: u64) -> Option<u32> {
         // The most a chain can take, so that every offset fits an id.
-        const MAX: usize = HEAD + 3 * (MAX_INLINE_DEPTH + 1);
+        const MAX: usize = HEAD + FRAME * (MAX_INLINE_DEPTH + 1);
         let id = u32::try_from(self.words.len())
             .ok()
             .filter(|id| (*id as usize) + MAX < u32::MAX as usize)?;
@@ -272,48 +296,20 @@ impl<'a> Chains<'a> {
         Some(id)
     }
 
+    #[inline]
     fn frame(&mut self, f: ChainFrame<'a>) {
-        let function = self.intern(f.function);
-        let file = self.intern(f.file);
+        let (function, function_len) = self.position(f.function);
+        let (file, file_len) = self.position(f.file);
         let line = f.line.min(!INLINED) | if f.inlined { INLINED } else { 0 };
-        self.words.extend_from_slice(&[function, file, line]);
+        self.words
+            .extend_from_slice(&[function, file, function_len | file_len << 16, line]);
     }
 
     fn end(&mut self, id: u32, corrupted: bool) {
         let at = id as usize;
-        let n = (self.words.len() - at - HEAD) / 3;
+        let n = (self.words.len() - at - HEAD) / FRAME;
         self.words[at] = n as u32 | if corrupted { CORRUPTED } else { 0 };
         self.count += 1;
-    }
-}
-
-/// FxHash (rustc's): string keys here are addresses, no need for SipHash.
-#[derive(Debug, Clone, Copy, Default)]
-struct BuildFx;
-
-impl std::hash::BuildHasher for BuildFx {
-    type Hasher = Fx;
-    fn build_hasher(&self) -> Fx {
-        Fx(0)
-    }
-}
-
-struct Fx(u64);
-
-impl std::hash::Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -354,20 +350,39 @@ impl<'a> Cached<'a, '_> {
         ]
     }
 
-    fn call(&mut self, idx: i32) -> Result<InlinedCall<'a>> {
+    /// Inline tree entry `idx` and the table values at its call site
+    /// (`None` when the call site is the PC `from` itself, which ends the
+    /// walk); call sites are looked up with hint set `h`.
+    fn call(
+        &mut self,
+        idx: i32,
+        from: u64,
+        h: usize,
+    ) -> Result<(InlinedCall<'a>, Option<TableValues>)> {
+        let at_call = |c: &mut Self, call: &InlinedCall<'a>| {
+            let site = c.func.entry().wrapping_add(call.parent_pc as i64 as u64);
+            (site, c.values(site, h))
+        };
         if idx >= MAX_CACHED_INDEX {
-            return crate::pclntab::inline_entry(&self.func, idx);
+            let call = crate::pclntab::inline_entry(&self.func, idx)?;
+            let (site, values) = at_call(self, &call);
+            return Ok((call, (site != from).then_some(values)));
         }
         let i = idx as usize;
         if self.calls.len() <= i {
             self.calls.resize(i + 1, None);
         }
-        if let Some(c) = self.calls[i] {
-            return Ok(c);
-        }
-        let c = crate::pclntab::inline_entry(&self.func, idx)?;
-        self.calls[i] = Some(c);
-        Ok(c)
+        let (call, values) = match self.calls[i] {
+            Some(c) => c,
+            None => {
+                let call = crate::pclntab::inline_entry(&self.func, idx)?;
+                let (_, values) = at_call(self, &call);
+                self.calls[i] = Some((call, values));
+                (call, values)
+            }
+        };
+        let site = self.func.entry().wrapping_add(call.parent_pc as i64 as u64);
+        Ok((call, (site != from).then_some(values)))
     }
 
     /// Emits the frames at `pc`, innermost first, given the table values
@@ -380,26 +395,24 @@ impl<'a> Cached<'a, '_> {
         h: usize,
         mut emit: impl FnMut(ChainFrame<'a>),
     ) -> Result<()> {
-        let entry = self.func.entry();
         let [mut file, mut line, mut inl] = values;
         let mut p = pc;
         for _ in 0..MAX_INLINE_DEPTH {
             let Some(idx) = inl.filter(|i| *i >= 0) else {
                 break;
             };
-            let call = self.call(idx)?;
+            let (call, outer) = self.call(idx, p, h)?;
             emit(ChainFrame {
                 function: call.name,
                 file: self.file_name(file),
                 line: line.map_or(0, |l| l.max(0) as u32),
                 inlined: true,
             });
-            let next = entry.wrapping_add(call.parent_pc as i64 as u64);
-            if next == p {
+            let Some(outer) = outer else {
                 break;
-            }
-            p = next;
-            [file, line, inl] = self.values(p, h);
+            };
+            p = self.func.entry().wrapping_add(call.parent_pc as i64 as u64);
+            [file, line, inl] = outer;
         }
         emit(ChainFrame {
             function: self.name,
@@ -547,6 +560,9 @@ impl<'a, 't> Symbolizer<'a, 't> {
         // table entry is corrupted).
         let mut last: Option<(usize, Option<TableValues>, u32)> = None;
         let mut resolved = 0;
+        if chains.words.is_empty() {
+            chains.base = self.tab.data();
+        }
         for pc in pcs {
             let (index, values) = match self.locate(pc) {
                 At::Nowhere => {

@@ -256,6 +256,53 @@ fn symbolize_agrees_with_go_tool_addr2line() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `Symbolizer::resolve` gives every PC the frames `Binary::frames` gives
+/// it, in ascending and in shuffled order, PCs outside the text included,
+/// and a chain's byte view says the same as its `str` view.
+#[test]
+fn resolve_equals_frames() {
+    let Some(fixtures) = fixtures_or_skip() else {
+        return;
+    };
+    for f in fixtures.iter() {
+        let bytes = f.bytes();
+        let bin = Binary::parse(&bytes).unwrap();
+        let tab = bin.pclntab().unwrap();
+        let mut pcs = sample_pcs(tab, 5000, 11);
+        pcs.insert(0, 0);
+        pcs.push(u64::MAX);
+        let mut shuffled = pcs.clone();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for i in (1..shuffled.len()).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            shuffled.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        for order in [&pcs, &shuffled] {
+            let mut sym = gosleuth_gobin::Symbolizer::new(tab);
+            let mut chains = gosleuth_gobin::Chains::new();
+            let mut ids = Vec::new();
+            let resolved = sym.resolve(order.iter().copied(), &mut chains, |id| ids.push(id));
+            assert_eq!(resolved, order.len(), "{}", f.label);
+            assert!(chains.len() < order.len(), "{}: no chain shared", f.label);
+            for (&pc, &id) in order.iter().zip(&ids) {
+                let want = bin.frames(pc).unwrap();
+                let Some(chain) = chains.get(id) else {
+                    assert!(want.is_empty(), "{} {pc:#x}: no chain", f.label);
+                    continue;
+                };
+                assert!(!chain.corrupted, "{} {pc:#x}", f.label);
+                let got: Vec<_> = chain.frames().map(|c| c.at(chain.entry, pc)).collect();
+                assert_eq!(got, want, "{} {pc:#x}", f.label);
+                for (text, frame) in chain.frame_texts().zip(chain.frames()) {
+                    assert_eq!(text.function, frame.function.as_bytes());
+                    assert_eq!(text.file, frame.file.as_bytes());
+                    assert_eq!((text.line, text.inlined), (frame.line, frame.inlined));
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn symbolizer_equals_frames() {
     let Some(fixtures) = fixtures_or_skip() else {

@@ -314,6 +314,11 @@ impl<'a> Pclntab<'a> {
         self.gofunc
     }
 
+    /// The table's bytes (names and file names are slices of them).
+    pub(crate) fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
     pub(crate) fn bytes(&self) -> Bytes<'a> {
         Bytes::new(self.data, self.endian)
     }

@@ -329,16 +329,22 @@ fn funcs(exe: &str, pattern: Option<&str>, out: &mut Output) -> CmdResult {
 /// parallel and handled in batches of up to `BATCH` addresses (a whole
 /// input of a million addresses is one window and one batch).
 ///
-/// A batch is split by address range into parts, a few per thread; the
-/// input is spread over the parts in two parallel passes (count, then
-/// fill). Each part, on its own thread, sorts its addresses (radix sort),
-/// resolves them in address order (each function's tables are decoded
-/// once and addresses with equal frames share a chain,
-/// `gosleuth_gobin::Chains`) and points its entries at their chains.
-/// Then the entries are formatted from their chains in input order, with
-/// the chains and their strings prefetched a few dozen entries ahead, in
-/// blocks formatted in parallel and written while the next blocks are
-/// formatted.
+/// A batch's addresses are put in buckets by their high bits (a bucket
+/// covers 2^(32 - index bits) bytes of address space, 4 KiB for a million
+/// addresses) in two parallel passes over the input (count, then fill),
+/// each as a 32-bit key: offset in the bucket, input index. Runs of
+/// buckets with about as many addresses make the parts, a few per thread.
+/// Each part, on its own thread, sorts its buckets (small, in cache),
+/// resolves its addresses in address order (each function's tables are
+/// decoded once and addresses with equal frames share a chain,
+/// `gosleuth_gobin::Chains`), writing the chain ids in that order, then
+/// points each entry's slot at its chain in one tight pass (stores to
+/// random slots are cheap on their own and slow when mixed with
+/// resolving). Addresses spread too far for buckets are sorted as
+/// (address, index) pairs instead. Then the entries are formatted from
+/// their chains in input order, with the chains and their strings
+/// prefetched a few dozen entries ahead, in blocks formatted in parallel
+/// and written while the next blocks are formatted.
 const BATCH: usize = 1 << 20;
 
 /// Bytes of standard input parsed at a time.
@@ -628,17 +634,29 @@ struct Entries<'l> {
 /// One part of a batch (a range of addresses) and its buffers.
 #[derive(Default)]
 struct Part<'a> {
-    /// Sort keys: `(pc - first address of the part) << index_bits |
-    /// index`, and scratch.
-    keys: Vec<u64>,
-    scratch: Vec<u64>,
-    /// Sort keys when addresses span too much for `keys`.
+    /// Addresses and their input index, when they are too far apart for
+    /// buckets.
     pairs: Vec<(u64, u32)>,
+    /// The chain of each address of the part, in address order.
+    ids: Vec<u32>,
     chains: gosleuth_gobin::Chains<'a>,
 }
 
 /// Slot of an address in no function.
-const NO_SLOT: u64 = u64::MAX;
+const NO_SLOT: u32 = u32::MAX;
+
+/// Most buckets of a batch (see [`Run::batch`]): 64 Ki buckets of 4 KiB
+/// for a batch of a million addresses span 256 MiB of text.
+const MAX_BUCKETS: u64 = 1 << 16;
+
+/// The slot of chain `id` of part `part`: `None` for no chain, or for an
+/// id too large for a slot (a part of more than 2^(32 - part_bits) chain
+/// words), which leaves the entry unresolved.
+#[inline]
+fn slot_of(id: u32, part: usize, part_bits: u32) -> Option<u32> {
+    (id != gosleuth_gobin::Chains::NONE && id < u32::MAX >> part_bits)
+        .then(|| id << part_bits | part as u32)
+}
 
 /// State and reusable buffers of one `symbolize` run.
 struct Run<'t, 'a> {
@@ -648,9 +666,11 @@ struct Run<'t, 'a> {
     written: usize,
     errors: usize,
     parts: Vec<Part<'a>>,
+    /// The batch's sort keys, bucket after bucket.
+    keys: Vec<u32>,
     /// Chain of each entry of the batch, in input order: chain `id` of
     /// part `p` is `id << part_bits | p`, or [`NO_SLOT`].
-    slots: Vec<std::sync::atomic::AtomicU64>,
+    slots: Vec<std::sync::atomic::AtomicU32>,
     /// Output buffers: being written, and free.
     bufs: Vec<Vec<u8>>,
     bad: Vec<(u32, u32, u32)>,
@@ -664,6 +684,7 @@ impl<'t, 'a> Run<'t, 'a> {
             written: 0,
             errors: 0,
             parts: Vec::new(),
+            keys: Vec::new(),
             slots: Vec::new(),
             bufs: Vec::new(),
             bad: Vec::new(),
@@ -696,81 +717,85 @@ impl<'t, 'a> Run<'t, 'a> {
 
     fn batch(&mut self, e: &Entries, out: &std::io::Stdout) -> CmdResult {
         use rayon::prelude::*;
-        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
         let n = e.pcs.len();
         let threads = rayon::current_num_threads().max(1);
-        // Address range, and the split into parts by address (quantiles of
-        // a sample).
-        let (mut lo, mut hi) = (u64::MAX, 0);
-        let mut bad = e.bad.iter().peekable();
-        for (i, &pc) in e.pcs.iter().enumerate() {
-            if bad.next_if(|b| b.0 as usize == i).is_none() {
-                lo = lo.min(pc);
-                hi = hi.max(pc);
-            }
-        }
+        // The input split in one chunk per thread, and the addresses of
+        // chunk `c` with their input index.
+        let chunk = n.div_ceil(threads).max(1);
+        let addresses = |c: usize| {
+            let (start, end) = ((c * chunk).min(n), ((c + 1) * chunk).min(n));
+            let mut bad = e.bad[e.bad.partition_point(|b| (b.0 as usize) < start)..]
+                .iter()
+                .peekable();
+            e.pcs[start..end]
+                .iter()
+                .enumerate()
+                .map(move |(i, &pc)| (start + i, pc))
+                .filter(move |&(i, _)| bad.next_if(|b| b.0 as usize == i).is_none())
+        };
+        let (lo, hi) = (0..threads)
+            .into_par_iter()
+            .map(|c| addresses(c).fold((u64::MAX, 0), |(lo, hi), (_, pc)| (lo.min(pc), hi.max(pc))))
+            .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
         let nparts = if n < 1 << 14 {
             1
         } else {
             (threads * PARTS_PER_THREAD).next_power_of_two()
         };
         let part_bits = nparts.trailing_zeros();
-        let mut sample: Vec<u64> = e.pcs.iter().step_by((n / 4096).max(1)).copied().collect();
-        sample.sort_unstable();
-        let mut splits = vec![lo];
-        for k in 1..nparts {
-            splits.push(sample[k * sample.len() / nparts].max(lo));
-        }
-        splits.push(hi.saturating_add(1));
-        let index_bits = u64::BITS - (n.max(2) as u64 - 1).leading_zeros();
-        let span_bits = u64::BITS - hi.saturating_sub(lo).leading_zeros();
-        let packed = index_bits + span_bits <= u64::BITS;
-        let index_mask = (1u64 << index_bits) - 1;
+        // A key is `offset << index_bits | index`: the address's offset in
+        // its bucket, and its input index.
+        let index_bits = u32::BITS - (n.max(2) as u32 - 1).leading_zeros();
+        let offset_bits = u32::BITS - index_bits;
+        let index_mask = (1u32 << index_bits) - 1;
+        let buckets = hi
+            .checked_sub(lo)
+            .map_or(0, |span| (span >> offset_bits).saturating_add(1));
         self.parts.resize_with(nparts, Part::default);
         self.slots.clear();
         self.slots
-            .par_extend((0..n).into_par_iter().map(|_| AtomicU64::new(NO_SLOT)));
-        // Packed keys go straight to their parts, relative to the part's
-        // first address (fewer bits to sort by), in two passes over the
-        // input split in one chunk per thread: count what each chunk gives
-        // each part, then write each chunk's keys into its share of the
-        // part's vector.
-        if packed {
-            let chunk = n.div_ceil(threads).max(1);
-            let bounds = |c: usize| ((c * chunk).min(n), ((c + 1) * chunk).min(n));
-            let inner = &splits[1..nparts];
-            let part_of = |pc: u64| inner.iter().filter(|&&s| s <= pc).count();
-            // The addresses of chunk `c`, with their input index.
-            let addresses = |c: usize| {
-                let (start, end) = bounds(c);
-                let mut bad = e.bad[e.bad.partition_point(|b| (b.0 as usize) < start)..]
-                    .iter()
-                    .peekable();
-                e.pcs[start..end]
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, &pc)| (start + i, pc))
-                    .filter(move |&(i, _)| bad.next_if(|b| b.0 as usize == i).is_none())
-            };
-            let counts: Vec<Vec<usize>> = (0..threads)
+            .par_extend((0..n).into_par_iter().map(|_| AtomicU32::new(NO_SLOT)));
+        let (tab, slots) = (self.tab, &self.slots);
+        if buckets <= MAX_BUCKETS {
+            let buckets = buckets as usize;
+            let bucket_of = |pc: u64| ((pc - lo) >> offset_bits) as usize;
+            // Count the addresses of each bucket in each chunk, give each
+            // (bucket, chunk) its share of the keys in bucket order, and
+            // fill the shares in parallel.
+            let counts: Vec<Vec<u32>> = (0..threads)
                 .into_par_iter()
                 .map(|c| {
-                    let mut count = vec![0; nparts];
+                    let mut count = vec![0; buckets];
                     for (_, pc) in addresses(c) {
-                        count[part_of(pc)] += 1;
+                        count[bucket_of(pc)] += 1;
                     }
                     count
                 })
                 .collect();
-            self.parts.par_iter_mut().enumerate().for_each(|(k, p)| {
-                p.keys.clear();
-                p.keys.resize(counts.iter().map(|c| c[k]).sum(), 0);
-            });
-            let mut shares: Vec<Vec<&mut [u64]>> = (0..threads).map(|_| Vec::new()).collect();
-            for (k, p) in self.parts.iter_mut().enumerate() {
-                let mut rest = &mut p.keys[..];
+            // First key of each bucket, and of each part (a run of buckets
+            // with about as many keys as every other part).
+            let mut starts = Vec::with_capacity(buckets + 1);
+            let mut total = 0;
+            for b in 0..buckets {
+                starts.push(total);
+                total += counts.iter().map(|c| c[b] as usize).sum::<usize>();
+            }
+            starts.push(total);
+            let mut part_buckets = vec![0];
+            for k in 1..nparts {
+                let want = k * total / nparts;
+                let b = starts.partition_point(|&s| s < want).min(buckets);
+                part_buckets.push(b.max(part_buckets[k - 1]));
+            }
+            part_buckets.push(buckets);
+            self.keys.clear();
+            self.keys.resize(total, 0);
+            let mut shares: Vec<Vec<&mut [u32]>> = (0..threads).map(|_| Vec::new()).collect();
+            let mut rest = &mut self.keys[..];
+            for b in 0..buckets {
                 for (c, count) in counts.iter().enumerate() {
-                    let (share, after) = rest.split_at_mut(count[k]);
+                    let (share, after) = rest.split_at_mut(count[b] as usize);
                     shares[c].push(share);
                     rest = after;
                 }
@@ -779,76 +804,93 @@ impl<'t, 'a> Run<'t, 'a> {
                 .into_par_iter()
                 .enumerate()
                 .for_each(|(c, mut shares)| {
-                    let mut filled = vec![0; nparts];
+                    let mut filled = vec![0; buckets];
+                    let offset_mask = (1u64 << offset_bits) - 1;
                     for (i, pc) in addresses(c) {
-                        let k = part_of(pc);
-                        shares[k][filled[k]] = (pc - splits[k]) << index_bits | i as u64;
-                        filled[k] += 1;
+                        let b = bucket_of(pc);
+                        shares[b][filled[b]] =
+                            (((pc - lo) & offset_mask) as u32) << index_bits | i as u32;
+                        filled[b] += 1;
                     }
                 });
-        }
-        let (tab, slots) = (self.tab, &self.slots);
-        // Each part: collect, sort, resolve, point its entries' slots at
-        // its chains.
-        self.parts.par_iter_mut().enumerate().for_each(|(k, part)| {
-            let (from, to) = (splits[k], splits[k + 1]);
-            let last = k + 1 == nparts;
-            let mine = |pc: u64| from <= pc && (pc < to || last);
-            part.chains.clear();
-            part.pairs.clear();
-            let mut bad = e.bad.iter().peekable();
-            let mut sym = gosleuth_gobin::Symbolizer::new(tab);
-            // The input index of the address at sorted position `j`, and
-            // the slot of a resolved address, stored as the chains come:
-            // in random order, so each is prefetched a few stores ahead.
-            const AHEAD: usize = 16;
-            let index = |keys: &[u64], pairs: &[(u64, u32)], j: usize| {
-                if packed {
-                    keys.get(j).map(|k| (k & index_mask) as usize)
-                } else {
-                    pairs.get(j).map(|p| p.1 as usize)
-                }
-            };
-            let mut j = 0;
-            let mut store = |keys: &[u64], pairs: &[(u64, u32)], id: u32| {
-                if let Some(s) = index(keys, pairs, j + AHEAD).and_then(|i| slots.get(i)) {
-                    prefetch(s);
-                }
-                if let Some(s) = index(keys, pairs, j).and_then(|i| slots.get(i))
-                    && id != gosleuth_gobin::Chains::NONE
-                {
-                    s.store(u64::from(id) << part_bits | k as u64, Relaxed);
-                }
-                j += 1;
-            };
-            if packed {
-                let last_pc = if last {
-                    hi
-                } else {
-                    to.saturating_sub(1).max(from)
-                };
-                let bits = u64::BITS - (last_pc - from).leading_zeros();
-                radix_sort(
-                    &mut part.keys,
-                    &mut part.scratch,
-                    index_bits,
-                    index_bits + bits,
-                );
-                let keys = &part.keys;
-                let pcs = keys.iter().map(|k| from + (k >> index_bits));
-                sym.resolve(pcs, &mut part.chains, |id| store(keys, &[], id));
-            } else {
+            // Each part: sort its buckets, resolve them in address order
+            // (chain ids in that order), then point each entry's slot at
+            // its chain.
+            let mut part_keys = Vec::with_capacity(nparts);
+            let mut rest = &mut self.keys[..];
+            for k in 0..nparts {
+                let len = starts[part_buckets[k + 1]] - starts[part_buckets[k]];
+                let (keys, after) = rest.split_at_mut(len);
+                part_keys.push(keys);
+                rest = after;
+            }
+            let starts = &starts;
+            self.parts
+                .par_iter_mut()
+                .zip(part_keys)
+                .enumerate()
+                .for_each(|(k, (part, keys))| {
+                    let (first, last) = (part_buckets[k], part_buckets[k + 1]);
+                    let base = starts[first];
+                    let range = |b: usize| starts[b] - base..starts[b + 1] - base;
+                    for b in first..last {
+                        keys[range(b)].sort_unstable();
+                    }
+                    let keys = &*keys;
+                    let pcs = (first..last).flat_map(|b| {
+                        let start = lo + ((b as u64) << offset_bits);
+                        keys[range(b)]
+                            .iter()
+                            .map(move |key| start + u64::from(key >> index_bits))
+                    });
+                    part.chains.clear();
+                    part.ids.clear();
+                    let mut sym = gosleuth_gobin::Symbolizer::new(tab);
+                    sym.resolve(pcs, &mut part.chains, |id| part.ids.push(id));
+                    for (key, &id) in keys.iter().zip(&part.ids) {
+                        if let Some(slot) = slot_of(id, k, part_bits)
+                            && let Some(s) = slots.get((key & index_mask) as usize)
+                        {
+                            s.store(slot, Relaxed);
+                        }
+                    }
+                });
+        } else {
+            // Addresses too far apart for buckets: each part takes its
+            // range of addresses (quantiles of a sample) and sorts them.
+            let mut sample: Vec<u64> = e.pcs.iter().step_by((n / 4096).max(1)).copied().collect();
+            sample.sort_unstable();
+            let mut splits = vec![lo];
+            for k in 1..nparts {
+                splits.push(sample[k * sample.len() / nparts].max(lo));
+            }
+            splits.push(hi.saturating_add(1));
+            self.parts.par_iter_mut().enumerate().for_each(|(k, part)| {
+                let (from, to) = (splits[k], splits[k + 1]);
+                let last = k + 1 == nparts;
+                let mine = |pc: u64| from <= pc && (pc < to || last);
+                part.pairs.clear();
+                let mut bad = e.bad.iter().peekable();
                 for (i, &pc) in e.pcs.iter().enumerate() {
                     if bad.next_if(|b| b.0 as usize == i).is_none() && mine(pc) {
                         part.pairs.push((pc, i as u32));
                     }
                 }
                 part.pairs.sort_unstable();
-                let pairs = &part.pairs;
-                let pcs = pairs.iter().map(|p| p.0);
-                sym.resolve(pcs, &mut part.chains, |id| store(&[], pairs, id));
-            }
-        });
+                part.chains.clear();
+                part.ids.clear();
+                let mut sym = gosleuth_gobin::Symbolizer::new(tab);
+                let pcs = part.pairs.iter().map(|p| p.0);
+                sym.resolve(pcs, &mut part.chains, |id| part.ids.push(id));
+                for (&(_, i), &id) in part.pairs.iter().zip(&part.ids) {
+                    if let Some(slot) = slot_of(id, k, part_bits)
+                        && let Some(s) = slots.get(i as usize)
+                    {
+                        s.store(slot, Relaxed);
+                    }
+                }
+            });
+        }
         // Format blocks in parallel, write each group of blocks while the
         // next one is formatted.
         let group = 2 * threads;
@@ -903,7 +945,7 @@ struct Formatter<'r, 'a> {
     /// Entries written before the batch.
     written: usize,
     entries: &'r Entries<'r>,
-    slots: &'r [std::sync::atomic::AtomicU64],
+    slots: &'r [std::sync::atomic::AtomicU32],
     parts: &'r [Part<'a>],
     part_bits: u32,
 }
@@ -911,19 +953,19 @@ struct Formatter<'r, 'a> {
 impl<'a> Formatter<'_, 'a> {
     /// The chains holding the chain of `slot`, and its id there.
     #[inline]
-    fn locate(&self, slot: u64) -> Option<(&gosleuth_gobin::Chains<'a>, u32)> {
+    fn locate(&self, slot: u32) -> Option<(&gosleuth_gobin::Chains<'a>, u32)> {
         if slot == NO_SLOT {
             return None;
         }
         let part = self
             .parts
             .get((slot & ((1 << self.part_bits) - 1)) as usize)?;
-        Some((&part.chains, u32::try_from(slot >> self.part_bits).ok()?))
+        Some((&part.chains, slot >> self.part_bits))
     }
 
     /// The chain of `slot`.
     #[inline]
-    fn chain(&self, slot: u64) -> Option<gosleuth_gobin::Chain<'_, 'a>> {
+    fn chain(&self, slot: u32) -> Option<gosleuth_gobin::Chain<'_, 'a>> {
         let (chains, id) = self.locate(slot)?;
         chains.get(id)
     }
@@ -938,16 +980,16 @@ impl<'a> Formatter<'_, 'a> {
         use std::sync::atomic::Ordering::Relaxed;
         for (c, s) in chains.iter_mut().zip(self.slots.get(group).unwrap_or(&[])) {
             *c = self.chain(s.load(Relaxed));
-            for f in c.iter().flat_map(|c| c.frames()) {
-                prefetch(f.function.as_bytes());
-                prefetch(f.file.as_bytes());
+            for f in c.iter().flat_map(|c| c.frame_texts()) {
+                prefetch(f.function);
+                prefetch(f.file);
             }
         }
     }
 
     /// Word `k` of the chain of `slot`.
     #[inline]
-    fn word(&self, slot: u64, k: u32) -> Option<&u32> {
+    fn word(&self, slot: u32, k: u32) -> Option<&u32> {
         let (chains, id) = self.locate(slot)?;
         chains.head(id.checked_add(k)?)
     }
@@ -969,9 +1011,9 @@ impl<'a> Formatter<'_, 'a> {
         let group_at = |start: usize| start..(start + GROUP).min(range.end);
         let prefetch_heads = |start: usize| {
             for s in self.slots.get(group_at(start)).unwrap_or(&[]) {
-                // A chain of two frames is 36 bytes: often two lines.
+                // A chain of three frames is 60 bytes: often two lines.
                 let slot = s.load(Relaxed);
-                for k in [0, 8] {
+                for k in [0, 14] {
                     if let Some(w) = self.word(slot, k) {
                         prefetch(w);
                     }
@@ -995,7 +1037,7 @@ impl<'a> Formatter<'_, 'a> {
                     errors += 1;
                     if self.json {
                         b.extend_from_slice(b"{\"address\":\"");
-                        json_escape_into(b, &String::from_utf8_lossy(raw));
+                        json_escape_into(b, String::from_utf8_lossy(raw).as_bytes());
                         b.extend_from_slice(
                             b"\",\"frames\":[],\"error\":\"not a hexadecimal address\"}",
                         );
@@ -1029,7 +1071,7 @@ fn json_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobi
     };
     let mut dec = [0u8; 20];
     let offset = format_dec(&mut dec, pc.wrapping_sub(chain.entry));
-    for (k, f) in chain.frames().enumerate() {
+    for (k, f) in chain.frame_texts().enumerate() {
         b.extend_from_slice(if k > 0 {
             b",{\"function\":\""
         } else {
@@ -1063,16 +1105,16 @@ fn text_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobi
     };
     let mut hex = [0u8; 18];
     let offset = format_hex(&mut hex, pc.wrapping_sub(chain.entry));
-    for f in chain.frames() {
+    for f in chain.frame_texts() {
         b.extend_from_slice(addr);
         b.push(b' ');
-        b.extend_from_slice(f.function.as_bytes());
+        b.extend_from_slice(f.function);
         if !f.inlined {
             b.push(b'+');
             b.extend_from_slice(offset);
         }
         b.push(b' ');
-        b.extend_from_slice(f.file.as_bytes());
+        b.extend_from_slice(f.file);
         b.push(b':');
         push_dec(b, u64::from(f.line));
         b.extend_from_slice(if f.inlined { b" (inlined)\n" } else { b"\n" });
@@ -1091,43 +1133,6 @@ fn prefetch<T: ?Sized>(p: &T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-/// Sorts `keys` by their bits `lo..hi` (a stable LSD radix sort, digits of
-/// up to 11 bits), with `scratch` as the second buffer.
-fn radix_sort(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, lo: u32, hi: u32) {
-    let bits = hi.saturating_sub(lo);
-    if bits == 0 || keys.len() < 2 {
-        return;
-    }
-    let passes = bits.div_ceil(11);
-    let width = bits.div_ceil(passes);
-    let buckets = 1usize << width;
-    let mask = (buckets - 1) as u64;
-    let mut counts = vec![0usize; buckets * passes as usize];
-    for &k in keys.iter() {
-        for p in 0..passes {
-            let d = ((k >> (lo + p * width)) & mask) as usize;
-            counts[p as usize * buckets + d] += 1;
-        }
-    }
-    scratch.clear();
-    scratch.resize(keys.len(), 0);
-    for (p, counts) in counts.chunks_mut(buckets).enumerate() {
-        let shift = lo + p as u32 * width;
-        let mut sum = 0;
-        for c in counts.iter_mut() {
-            let v = *c;
-            *c = sum;
-            sum += v;
-        }
-        for &k in keys.iter() {
-            let d = ((k >> shift) & mask) as usize;
-            scratch[counts[d]] = k;
-            counts[d] += 1;
-        }
-        std::mem::swap(keys, scratch);
-    }
 }
 
 fn parse_addr(s: &[u8]) -> Option<u64> {
@@ -1184,17 +1189,17 @@ fn push_dec(b: &mut Vec<u8>, v: u64) {
     b.extend_from_slice(format_dec(&mut tmp, v));
 }
 
-fn json_escape_into(b: &mut Vec<u8>, s: &str) {
+/// Appends `s` (UTF-8) escaped for a JSON string.
+fn json_escape_into(b: &mut Vec<u8>, s: &[u8]) {
     // Names rarely need escaping: copy them whole when they do not.
     let plain = s
-        .as_bytes()
         .iter()
         .fold(true, |ok, &c| ok & (c >= 0x20 && c != b'"' && c != b'\\'));
     if plain {
-        b.extend_from_slice(s.as_bytes());
+        b.extend_from_slice(s);
         return;
     }
-    for &c in s.as_bytes() {
+    for &c in s {
         match c {
             b'"' => b.extend_from_slice(b"\\\""),
             b'\\' => b.extend_from_slice(b"\\\\"),
@@ -1211,7 +1216,7 @@ fn json_escape_into(b: &mut Vec<u8>, s: &str) {
 fn json_str(s: &mut String, v: &str) {
     let mut b = Vec::with_capacity(v.len() + 2);
     b.push(b'"');
-    json_escape_into(&mut b, v);
+    json_escape_into(&mut b, v.as_bytes());
     b.push(b'"');
     s.push_str(&String::from_utf8_lossy(&b));
 }
@@ -1234,7 +1239,7 @@ mod tests {
         b.push(b' ');
         push_dec(&mut b, 1234567);
         b.push(b' ');
-        json_escape_into(&mut b, "a\"b\\c\n");
+        json_escape_into(&mut b, b"a\"b\\c\n");
         assert_eq!(
             String::from_utf8(b).unwrap(),
             "0x0 0x4a1b2c 0xffffffffffffffff 0 1234567 a\\\"b\\\\c\\u000a"
