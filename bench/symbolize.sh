@@ -7,11 +7,13 @@
 # built from the Go module proxy with the machine's Go. N addresses (default
 # 1,000,000) are drawn uniformly over its Go text with a fixed seed.
 #
-# Then, on the same addresses and in one run, with /usr/bin/time -v (wall
-# time, peak RSS, CPU time): `gosleuth binary symbolize` (text and
-# --format json), the toolchain's addr2line binary run directly (so the `go`
-# command wrapper is not counted) and `go tool addr2line` as users type it,
-# each writing its answers to a file; the throughput ratio; a check that
+# Then, on the same addresses and in one run: `gosleuth binary symbolize`
+# (text and --format json), the toolchain's addr2line binary run directly
+# (so the `go` command wrapper is not counted) and `go tool addr2line` as
+# users type it, each writing its answers to a file, ROUNDS times (default
+# 3) interleaved, the best wall time of each with its CPU time and peak
+# RSS (one run each swings by a third on a shared 2-core VM); the
+# throughput ratio; a check that
 # both name the same function and file:line for every address (addr2line
 # reports the physical function and the innermost inlined position, see
 # docs/json-binary.md); the same two tools again with their output
@@ -60,30 +62,35 @@ sys.stdout.write("".join("%#x\n" % (start + rng.randrange(size)) for _ in range(
 EOF
 echo "input: $EXE ($(du -h "$EXE" | cut -f1), $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["functions"])' "$OUT/info.json") functions, $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"]["size"])' "$OUT/info.json") bytes of text), $N addresses" >&2
 
-measure() { # name, output file, command...
-  local name=$1 out=$2; shift 2
-  /usr/bin/time -v "$@" < "$OUT/addrs.txt" > "$out" 2> "$OUT/time-$name.txt"
-  local wall rss user sys
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$OUT/time-$name.txt")
-  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$OUT/time-$name.txt")
-  user=$(awk -F': ' '/User time/ {print $2}' "$OUT/time-$name.txt")
-  sys=$(awk -F': ' '/System time/ {print $2}' "$OUT/time-$name.txt")
-  python3 - "$name" "$wall" "$rss" "$user" "$sys" <<'EOF'
-import sys
-name, wall, rss, user, sys_ = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-parts = [float(p) for p in wall.split(":")]
-secs = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-print(f"{name:<20} wall {secs:7.3f} s  cpu {user + sys_:7.3f} s  peak RSS {rss / 1024:7.1f} MiB")
-open(f"bench/out/secs-{name}", "w").write(str(secs))
-open(f"bench/out/cpu-{name}", "w").write(str(user + sys_))
-EOF
+# Each tool writes its answers to a file, ROUNDS times (default 3), the
+# tools interleaved so that all see the same load; the best wall time of
+# each counts (with the CPU time and peak RSS of that run, from wait4).
+python3 - "$GOSLEUTH" "$ADDR2LINE" "$EXE" "$OUT" "${ROUNDS:-3}" <<'EOF'
+import os, subprocess, sys, time
+gosleuth, addr2line, exe, out, rounds = sys.argv[1:6]
+tools = {
+    "gosleuth-text": ([gosleuth, "binary", "symbolize", exe], "gosleuth.txt"),
+    "gosleuth-json": ([gosleuth, "--format", "json", "binary", "symbolize", exe], "gosleuth.json"),
+    "addr2line": ([addr2line, exe], "addr2line.txt"),
+    "go-tool-addr2line": (["go", "tool", "addr2line", exe], "go-tool-addr2line.txt"),
 }
-
-echo
-measure gosleuth-text "$OUT/gosleuth.txt" "$GOSLEUTH" binary symbolize "$EXE"
-measure gosleuth-json "$OUT/gosleuth.json" "$GOSLEUTH" --format json binary symbolize "$EXE"
-measure addr2line "$OUT/addr2line.txt" "$ADDR2LINE" "$EXE"
-measure go-tool-addr2line "$OUT/go-tool-addr2line.txt" go tool addr2line "$EXE"
+best = {}
+for _ in range(int(rounds)):
+    for name, (cmd, file) in tools.items():
+        with open(f"{out}/addrs.txt", "rb") as inp, open(f"{out}/{file}", "wb") as o:
+            t = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdin=inp, stdout=o)
+            _, status, ru = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t
+        if status != 0:
+            sys.exit(f"{name} failed: status {status}")
+        if name not in best or wall < best[name][0]:
+            best[name] = (wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
+for name, (wall, cpu, rss) in best.items():
+    print(f"{name:<20} wall {wall:7.3f} s  cpu {cpu:7.3f} s  peak RSS {rss / 1024:7.1f} MiB")
+    open(f"{out}/secs-{name}", "w").write(str(wall))
+    open(f"{out}/cpu-{name}", "w").write(str(cpu))
+EOF
 
 python3 - "$N" <<'EOF'
 import json, sys

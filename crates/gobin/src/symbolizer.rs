@@ -350,6 +350,31 @@ impl<'a> Cached<'a, '_> {
         ]
     }
 
+    /// The PCs around the last PC looked up with hint set 0 where the
+    /// three tables keep the values they have there: `[from, until)`, or
+    /// `None` when a table had no value there.
+    #[inline]
+    fn same_values(&self, values: &TableValues) -> Option<(u64, u64)> {
+        let [hf, hl, hi] = self.hints[0];
+        let mut from = self.func.entry();
+        let mut until = self.func.next_entry();
+        let runs = [
+            (&self.file, hf, values[0]),
+            (&self.line, hl, values[1]),
+            (&self.inl, hi, values[2]),
+        ];
+        for (ranges, hint, value) in runs {
+            if ranges.is_empty() {
+                continue;
+            }
+            value?;
+            let r = ranges.get(hint)?;
+            from = from.max(r.start);
+            until = until.min(r.end);
+        }
+        Some((from, until))
+    }
+
     /// Inline tree entry `idx` and the table values at its call site
     /// (`None` when the call site is the PC `from` itself, which ends the
     /// walk); call sites are looked up with hint set `h`.
@@ -559,11 +584,24 @@ impl<'a, 't> Symbolizer<'a, 't> {
         // function and its table values at the PC (None: the function's
         // table entry is corrupted).
         let mut last: Option<(usize, Option<TableValues>, u32)> = None;
+        // The PCs whose frames are those of the last chain, found from the
+        // table runs that hold at its PC: ascending PCs skip every lookup
+        // while they stay there.
+        let mut same: Option<(u64, u64)> = None;
         let mut resolved = 0;
         if chains.words.is_empty() {
             chains.base = self.tab.data();
         }
         for pc in pcs {
+            if let (Some((from, until)), Some((_, _, id))) = (same, last)
+                && from <= pc
+                && pc < until
+            {
+                each(id);
+                resolved += 1;
+                continue;
+            }
+            same = None;
             let (index, values) = match self.locate(pc) {
                 At::Nowhere => {
                     each(Chains::NONE);
@@ -580,6 +618,12 @@ impl<'a, 't> Symbolizer<'a, 't> {
                     }
                 },
             };
+            if let Some(c) = self.cached.as_ref()
+                && let Some(v) = &values
+                && c.func.index() == index
+            {
+                same = c.same_values(v);
+            }
             if let Some((i, v, id)) = last
                 && i == index
                 && v == values
