@@ -15,13 +15,15 @@ fn exercise(data: &[u8], with_dwarf: bool) {
     if let Ok(tab) = bin.pclntab() {
         exercise_tab(tab);
         let mut sym = Symbolizer(bin.symbolizer().ok());
-        if let Some(pcs) = pcs(tab) {
-            for pc in pcs {
+        if let Some(mut pcs) = pcs(tab) {
+            for &pc in &pcs {
                 let _ = bin.frames(pc);
                 let _ = bin.frames_for_return_address(pc);
                 let _ = bin.sp_delta(pc);
                 sym.frames(pc);
             }
+            pcs.sort_unstable();
+            resolve_all(tab, &pcs);
         }
         let _ = bin.func_by_name("main.main");
     }
@@ -46,6 +48,19 @@ impl Symbolizer<'_, '_> {
     fn frames(&mut self, pc: u64) {
         if let Some(s) = self.0.as_mut() {
             let _ = s.frames(pc);
+        }
+    }
+}
+
+/// Resolves `pcs` in a batch and reads every frame of every chain.
+fn resolve_all(tab: &Pclntab<'_>, pcs: &[u64]) {
+    let mut sym = gosleuth_gobin::Symbolizer::new(tab);
+    let mut chains = gosleuth_gobin::Chains::new();
+    let mut ids = Vec::new();
+    sym.resolve(pcs.iter().copied(), &mut chains, |id| ids.push(id));
+    for id in ids {
+        if let Some(chain) = chains.get(id) {
+            let _ = chain.frames().count() + chain.frame_texts().count();
         }
     }
 }
