@@ -160,6 +160,25 @@ impl<'c, 'a> Chain<'c, 'a> {
         })
     }
 
+    /// Where the names of the frames start (function, file, function, ...),
+    /// computed without the checks of [`Chain::frame_texts`]: for asking
+    /// the CPU to load them ahead of use. The pointers are for that only;
+    /// they may point anywhere when the chain is not from these chains.
+    #[inline]
+    pub fn name_starts(&self) -> impl Iterator<Item = *const u8> + 'c {
+        let (base, others) = (self.base.as_ptr(), self.others);
+        let start = move |at: u32, len: u32| {
+            if len == OTHER {
+                others.get(at as usize).map_or(base, |s| s.as_ptr())
+            } else {
+                base.wrapping_add(at as usize)
+            }
+        };
+        self.words
+            .chunks_exact(FRAME)
+            .flat_map(move |w| [start(w[0], w[2] & 0xffff), start(w[1], w[2] >> 16)])
+    }
+
     /// The frames, innermost first, as [`Symbolizer::frames_into`] gives
     /// them.
     pub fn frames(&self) -> impl ExactSizeIterator<Item = ChainFrame<'a>> + 'c {

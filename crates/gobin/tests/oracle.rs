@@ -298,6 +298,11 @@ fn resolve_equals_frames() {
                     assert_eq!(text.file, frame.file.as_bytes());
                     assert_eq!((text.line, text.inlined), (frame.line, frame.inlined));
                 }
+                let starts: Vec<_> = chain
+                    .frame_texts()
+                    .flat_map(|t| [t.function.as_ptr(), t.file.as_ptr()])
+                    .collect();
+                assert_eq!(chain.name_starts().collect::<Vec<_>>(), starts);
             }
         }
     }

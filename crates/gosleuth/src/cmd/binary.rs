@@ -980,9 +980,8 @@ impl<'a> Formatter<'_, 'a> {
         use std::sync::atomic::Ordering::Relaxed;
         for (c, s) in chains.iter_mut().zip(self.slots.get(group).unwrap_or(&[])) {
             *c = self.chain(s.load(Relaxed));
-            for f in c.iter().flat_map(|c| c.frame_texts()) {
-                prefetch(f.function);
-                prefetch(f.file);
+            for name in c.iter().flat_map(|c| c.name_starts()) {
+                prefetch(name);
             }
         }
     }
@@ -1123,13 +1122,13 @@ fn text_entry(b: &mut Vec<u8>, addr: &[u8], pc: u64, chain: Option<gosleuth_gobi
 
 /// Asks the CPU to start loading the cache line at `p`.
 #[inline(always)]
-fn prefetch<T: ?Sized>(p: &T) {
+fn prefetch<T: ?Sized>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch changes no state the program can observe and
     // cannot fault, whatever the address; SSE is part of x86-64's baseline.
     unsafe {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
