@@ -28,9 +28,9 @@ struct Cached<'a, 't> {
     inl: Vec<PcRange>,
     /// File names by file number, resolved on first use.
     files: Vec<Option<&'a str>>,
-    /// Inline tree entries by index, read on first use, with the table
-    /// values at their call site.
-    calls: Vec<Option<(InlinedCall<'a>, TableValues)>>,
+    /// Inline tree entries by index, read on first use, with their call
+    /// site and the table values there.
+    calls: Vec<Option<(InlinedCall<'a>, u64, TableValues)>>,
     /// Last run found in `file`, `line`, `inl`: `hints[0]` follows the PCs
     /// asked for, `hints[1]` the call sites of inlined frames.
     hints: [[usize; 3]; 2],
@@ -394,39 +394,27 @@ impl<'a> Cached<'a, '_> {
         Some((from, until))
     }
 
-    /// Inline tree entry `idx` and the table values at its call site
-    /// (`None` when the call site is the PC `from` itself, which ends the
-    /// walk); call sites are looked up with hint set `h`.
-    fn call(
-        &mut self,
-        idx: i32,
-        from: u64,
-        h: usize,
-    ) -> Result<(InlinedCall<'a>, Option<TableValues>)> {
-        let at_call = |c: &mut Self, call: &InlinedCall<'a>| {
+    /// Inline tree entry `idx`, its call site and the table values there
+    /// (looked up with hint set `h`).
+    fn call(&mut self, idx: i32, h: usize) -> Result<(InlinedCall<'a>, u64, TableValues)> {
+        let read = |c: &mut Self| -> Result<_> {
+            let call = crate::pclntab::inline_entry(&c.func, idx)?;
             let site = c.func.entry().wrapping_add(call.parent_pc as i64 as u64);
-            (site, c.values(site, h))
+            Ok((call, site, c.values(site, h)))
         };
         if idx >= MAX_CACHED_INDEX {
-            let call = crate::pclntab::inline_entry(&self.func, idx)?;
-            let (site, values) = at_call(self, &call);
-            return Ok((call, (site != from).then_some(values)));
+            return read(self);
         }
         let i = idx as usize;
         if self.calls.len() <= i {
             self.calls.resize(i + 1, None);
         }
-        let (call, values) = match self.calls[i] {
-            Some(c) => c,
-            None => {
-                let call = crate::pclntab::inline_entry(&self.func, idx)?;
-                let (_, values) = at_call(self, &call);
-                self.calls[i] = Some((call, values));
-                (call, values)
-            }
-        };
-        let site = self.func.entry().wrapping_add(call.parent_pc as i64 as u64);
-        Ok((call, (site != from).then_some(values)))
+        if let Some(c) = self.calls[i] {
+            return Ok(c);
+        }
+        let c = read(self)?;
+        self.calls[i] = Some(c);
+        Ok(c)
     }
 
     /// Emits the frames at `pc`, innermost first, given the table values
@@ -445,17 +433,17 @@ impl<'a> Cached<'a, '_> {
             let Some(idx) = inl.filter(|i| *i >= 0) else {
                 break;
             };
-            let (call, outer) = self.call(idx, p, h)?;
+            let (call, site, outer) = self.call(idx, h)?;
             emit(ChainFrame {
                 function: call.name,
                 file: self.file_name(file),
                 line: line.map_or(0, |l| l.max(0) as u32),
                 inlined: true,
             });
-            let Some(outer) = outer else {
+            if site == p {
                 break;
-            };
-            p = self.func.entry().wrapping_add(call.parent_pc as i64 as u64);
+            }
+            p = site;
             [file, line, inl] = outer;
         }
         emit(ChainFrame {

@@ -870,12 +870,12 @@ impl<'t, 'a> Run<'t, 'a> {
                 let last = k + 1 == nparts;
                 let mine = |pc: u64| from <= pc && (pc < to || last);
                 part.pairs.clear();
-                let mut bad = e.bad.iter().peekable();
-                for (i, &pc) in e.pcs.iter().enumerate() {
-                    if bad.next_if(|b| b.0 as usize == i).is_none() && mine(pc) {
-                        part.pairs.push((pc, i as u32));
-                    }
-                }
+                part.pairs.extend(
+                    (0..threads)
+                        .flat_map(addresses)
+                        .filter(|&(_, pc)| mine(pc))
+                        .map(|(i, pc)| (pc, i as u32)),
+                );
                 part.pairs.sort_unstable();
                 part.chains.clear();
                 part.ids.clear();
