@@ -930,7 +930,7 @@ fn truncation_finding(_dump: &Dump, trace: &Trace) -> Option<Finding> {
             Severity::Warning,
             "The goroutine dump was cut by the runtime at 64 MiB",
             format!(
-                "The input is exactly 64 MiB and ends inside a goroutine: it holds {complete} complete goroutines; the process had more."
+                "The input is exactly 64 MiB, the size at which the runtime stops writing the dump: it holds {complete} complete goroutines, and the goroutines after the cut are missing."
             ),
             "/debug/pprof/goroutine?debug=2 stops writing when its buffer reaches 64 MiB, so counts taken from it are too low and whole stacks may be missing. Use /debug/pprof/goroutine?debug=1 (aggregated, never cut) or the goroutine profile (/debug/pprof/goroutine, then `gosleuth profile top`) for the full counts.".to_string(),
         )),

@@ -270,8 +270,9 @@ pub enum Truncation {
     Complete,
     /// The input ended inside a goroutine.
     MidGoroutine,
-    /// The input is exactly 64 MiB and ends inside a goroutine: the cut
+    /// The input is a goroutine dump of exactly 64 MiB: the cut
     /// `/debug/pprof/goroutine?debug=2` makes when the dump does not fit.
+    /// The text may end anywhere, even between two goroutines.
     CutByRuntimeAt64MiB,
 }
 

@@ -1202,12 +1202,22 @@ impl Scanner {
                 }
                 last.truncation = Truncation::MidGoroutine;
             }
-            // runtime/pprof writeGoroutineStacks stops at exactly 64 MiB.
+            // runtime/pprof writeGoroutineStacks stops at exactly 64 MiB,
+            // wherever in the text that falls: inside a line, right after
+            // one (the input then ends as cleanly as a whole dump does), or
+            // on the blank line between two goroutines. A buffer filled to
+            // the byte is the runtime's own sign that the dump did not fit,
+            // so the size alone decides; the last goroutine is whole only
+            // when its separating blank line made it in.
             if total_bytes == 64 << 20
                 && matches!(last.format, TraceFormat::Dump | TraceFormat::SignalDump)
-                && (incomplete || last.truncation != Truncation::Complete)
             {
                 last.truncation = Truncation::CutByRuntimeAt64MiB;
+                if open_target == Target::Goroutine
+                    && let Some(g) = last.goroutines.last_mut()
+                {
+                    g.complete = false;
+                }
             }
         }
         self.dump.lines = self.line_no;
