@@ -596,6 +596,8 @@ impl<'a, 't> Symbolizer<'a, 't> {
         // while they stay there.
         let mut same: Option<(u64, u64)> = None;
         let mut resolved = 0;
+        // Chains made from another table keep their base: this table's
+        // strings then fall outside it and go to `others`, still right.
         if chains.words.is_empty() {
             chains.base = self.tab.data();
         }

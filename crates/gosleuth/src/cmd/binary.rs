@@ -642,6 +642,33 @@ struct Part<'a> {
     chains: gosleuth_gobin::Chains<'a>,
 }
 
+impl<'a> Part<'a> {
+    /// Resolves the ascending addresses `pcs` of part `k` into its chains,
+    /// then points the slot of each address (its input index from
+    /// `indices`, in the same order) at its chain in one tight pass.
+    fn resolve(
+        &mut self,
+        tab: &gosleuth_gobin::Pclntab<'a>,
+        pcs: impl Iterator<Item = u64>,
+        indices: impl Iterator<Item = usize>,
+        k: usize,
+        part_bits: u32,
+        slots: &[std::sync::atomic::AtomicU32],
+    ) {
+        self.chains.clear();
+        self.ids.clear();
+        let ids = &mut self.ids;
+        gosleuth_gobin::Symbolizer::new(tab).resolve(pcs, &mut self.chains, |id| ids.push(id));
+        for (i, &id) in indices.zip(&self.ids) {
+            if let Some(slot) = slot_of(id, k, part_bits)
+                && let Some(s) = slots.get(i)
+            {
+                s.store(slot, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// Slot of an address in no function.
 const NO_SLOT: u32 = u32::MAX;
 
@@ -717,7 +744,7 @@ impl<'t, 'a> Run<'t, 'a> {
 
     fn batch(&mut self, e: &Entries, out: &std::io::Stdout) -> CmdResult {
         use rayon::prelude::*;
-        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+        use std::sync::atomic::AtomicU32;
         let n = e.pcs.len();
         let threads = rayon::current_num_threads().max(1);
         // The input split in one chunk per thread, and the addresses of
@@ -843,17 +870,8 @@ impl<'t, 'a> Run<'t, 'a> {
                             .iter()
                             .map(move |key| start + u64::from(key >> index_bits))
                     });
-                    part.chains.clear();
-                    part.ids.clear();
-                    let mut sym = gosleuth_gobin::Symbolizer::new(tab);
-                    sym.resolve(pcs, &mut part.chains, |id| part.ids.push(id));
-                    for (key, &id) in keys.iter().zip(&part.ids) {
-                        if let Some(slot) = slot_of(id, k, part_bits)
-                            && let Some(s) = slots.get((key & index_mask) as usize)
-                        {
-                            s.store(slot, Relaxed);
-                        }
-                    }
+                    let indices = keys.iter().map(|key| (key & index_mask) as usize);
+                    part.resolve(tab, pcs, indices, k, part_bits, slots);
                 });
         } else {
             // Addresses too far apart for buckets: each part takes its
@@ -877,18 +895,13 @@ impl<'t, 'a> Run<'t, 'a> {
                         .map(|(i, pc)| (pc, i as u32)),
                 );
                 part.pairs.sort_unstable();
-                part.chains.clear();
-                part.ids.clear();
-                let mut sym = gosleuth_gobin::Symbolizer::new(tab);
-                let pcs = part.pairs.iter().map(|p| p.0);
-                sym.resolve(pcs, &mut part.chains, |id| part.ids.push(id));
-                for (&(_, i), &id) in part.pairs.iter().zip(&part.ids) {
-                    if let Some(slot) = slot_of(id, k, part_bits)
-                        && let Some(s) = slots.get(i as usize)
-                    {
-                        s.store(slot, Relaxed);
-                    }
-                }
+                let pairs = std::mem::take(&mut part.pairs);
+                let (pcs, indices) = (
+                    pairs.iter().map(|p| p.0),
+                    pairs.iter().map(|p| p.1 as usize),
+                );
+                part.resolve(tab, pcs, indices, k, part_bits, slots);
+                part.pairs = pairs;
             });
         }
         // Format blocks in parallel, write each group of blocks while the
