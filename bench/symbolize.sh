@@ -16,13 +16,14 @@
 # throughput ratio; a check that
 # both name the same function and file:line for every address (addr2line
 # reports the physical function and the innermost inlined position, see
-# docs/json-binary.md); the same two tools again with their output
-# discarded (best of 3 each, interleaved), which measures the tools rather
-# than the kernel's page-cache writes (gosleuth's text answers are ~180 MB,
-# addr2line's ~115 MB; on a 2-core VM writing them costs 0.1-0.2 s of
-# kernel time, a large share of gosleuth's run and a small one of
-# addr2line's); and `gosleuth binary info` (best of 20 runs). Release
-# build.
+# docs/json-binary.md); the three tools again with their output
+# discarded, which measures the tools rather than the kernel's page-cache
+# writes (gosleuth's text answers are ~180 MB, addr2line's ~115 MB; on a
+# 2-core VM writing them costs 0.1-0.2 s of kernel time, a large share of
+# gosleuth's run and a small one of addr2line's): RUNS interleaved runs
+# (default 5) with mean, deviation and best, then hyperfine when it is
+# installed; the time `cat` takes to write gosleuth's answers to a new
+# file; and `gosleuth binary info` (best of 20 runs). Release build.
 #
 # Usage: bench/symbolize.sh [--keep]   (--keep reuses bench/out/gopls)
 set -euo pipefail
@@ -125,20 +126,67 @@ for i, e in enumerate(ours):
 print(f"answers compared: {len(ours)}, differing: {bad}")
 EOF
 
-# Output discarded: best of 3, interleaved so that both see the same load.
-python3 - "$GOSLEUTH" "$ADDR2LINE" "$EXE" "$OUT/addrs.txt" "$N" <<'EOF'
-import subprocess, sys, time
-gosleuth, addr2line, exe, addrs, n = sys.argv[1:6]
-best = {"gosleuth": 1e9, "addr2line": 1e9}
-cmds = {"gosleuth": [gosleuth, "binary", "symbolize", exe], "addr2line": [addr2line, exe]}
-for _ in range(3):
+# Output discarded, as hyperfine measures commands by default: RUNS runs
+# (default 5) of each tool, interleaved so that all see the same load; mean,
+# standard deviation and best. This times the tools, not the kernel.
+python3 - "$GOSLEUTH" "$ADDR2LINE" "$EXE" "$OUT/addrs.txt" "$N" "${RUNS:-5}" <<'EOF'
+import statistics, subprocess, sys, time
+gosleuth, addr2line, exe, addrs, n, runs = sys.argv[1:7]
+cmds = {
+    "gosleuth": [gosleuth, "binary", "symbolize", exe],
+    "addr2line": [addr2line, exe],
+    "go tool addr2line": ["go", "tool", "addr2line", exe],
+}
+times = {name: [] for name in cmds}
+for _ in range(int(runs)):
     for name, cmd in cmds.items():
         with open(addrs, "rb") as inp:
             t = time.perf_counter()
             subprocess.run(cmd, stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            best[name] = min(best[name], time.perf_counter() - t)
-print(f"\noutput discarded, best of 3: gosleuth {best['gosleuth']:.3f} s ({int(n) / best['gosleuth'] / 1e6:.2f} M addr/s), "
-      f"addr2line {best['addr2line']:.3f} s; ratio {best['addr2line'] / best['gosleuth']:.1f}x")
+            times[name].append(time.perf_counter() - t)
+print(f"\noutput discarded, {runs} runs each:")
+for name, ts in times.items():
+    sd = statistics.stdev(ts) if len(ts) > 1 else 0.0
+    print(f"  {name:<18} mean {statistics.mean(ts):7.3f} s  sd {sd:6.3f} s  best {min(ts):7.3f} s")
+g = statistics.mean(times["gosleuth"])
+print(f"  throughput: gosleuth {int(n) / g / 1e6:.2f} M addr/s (mean)")
+for ref in ("addr2line", "go tool addr2line"):
+    print(f"  ratio {ref} / gosleuth: {statistics.mean(times[ref]) / g:.1f}x (means), "
+          f"{min(times[ref]) / min(times['gosleuth']):.1f}x (bests)")
+EOF
+
+# The same with hyperfine, when it is installed (it discards output by
+# default): HF_RUNS runs of each command (default 5) after one warm-up,
+# one command after the other, as hyperfine does.
+if command -v hyperfine > /dev/null; then
+  echo
+  echo "hyperfine, output discarded:"
+  hyperfine --style basic --warmup 1 --runs "${HF_RUNS:-5}" \
+    --command-name gosleuth "'$GOSLEUTH' binary symbolize '$EXE' < '$OUT/addrs.txt'" \
+    --command-name addr2line "'$ADDR2LINE' '$EXE' < '$OUT/addrs.txt'" \
+    --command-name "go tool addr2line" "go tool addr2line '$EXE' < '$OUT/addrs.txt'" 2>&1 \
+    | grep -v '^ *$'
+else
+  echo
+  echo "hyperfine is not installed: its measurement is skipped (apt install hyperfine, or cargo install hyperfine)"
+fi
+
+# The floor for any tool that writes gosleuth's answers to a file: `cat`
+# writing the same bytes into a new file, best of 5. On a VM where each
+# page the kernel hands out first costs a fault on the host, this is a
+# large share of gosleuth's own time writing to a file.
+python3 - "$OUT" <<'EOF'
+import os, subprocess, sys, time
+out = sys.argv[1]
+best = 1e9
+for _ in range(5):
+    with open(f"{out}/gosleuth.txt", "rb") as inp, open(f"{out}/copy.txt", "wb") as o:
+        t = time.perf_counter()
+        subprocess.run(["cat"], stdin=inp, stdout=o, check=True)
+        best = min(best, time.perf_counter() - t)
+    os.remove(f"{out}/copy.txt")
+size = os.path.getsize(f"{out}/gosleuth.txt")
+print(f"\nwriting gosleuth's {size / 1e6:.0f} MB of text answers to a new file with cat: best of 5 {best:.3f} s")
 EOF
 
 best=999999999
