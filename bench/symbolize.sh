@@ -126,9 +126,9 @@ for i, e in enumerate(ours):
 print(f"answers compared: {len(ours)}, differing: {bad}")
 EOF
 
-# Output discarded, as hyperfine measures commands by default: RUNS runs
-# (default 5) of each tool, interleaved so that all see the same load; mean,
-# standard deviation and best. This times the tools, not the kernel.
+# Output discarded (as hyperfine does by default): RUNS runs (default 5) of
+# each tool, interleaved so that all see the same load; mean, standard
+# deviation and best. This times the tools, not the kernel's page cache.
 python3 - "$GOSLEUTH" "$ADDR2LINE" "$EXE" "$OUT/addrs.txt" "$N" "${RUNS:-5}" <<'EOF'
 import statistics, subprocess, sys, time
 gosleuth, addr2line, exe, addrs, n, runs = sys.argv[1:7]
@@ -172,9 +172,9 @@ else
 fi
 
 # The floor for any tool that writes gosleuth's answers to a file: `cat`
-# writing the same bytes into a new file, best of 5. On a VM where each
-# page the kernel hands out first costs a fault on the host, this is a
-# large share of gosleuth's own time writing to a file.
+# writing the same bytes into a new file, best of 5. On a VM where memory
+# the kernel hands out is slow on first touch (see bench/README.md), this
+# is a large share of gosleuth's own time writing to a file.
 python3 - "$OUT" <<'EOF'
 import os, subprocess, sys, time
 out = sys.argv[1]
