@@ -462,3 +462,99 @@ fn analyze_refuses_a_core_without_its_executable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("executable"), "{err}");
 }
+
+/// The frames the runtime printed for the instruction at `pc`, innermost
+/// first, as `function (file:line)`: the frame whose `pc=` it is, after
+/// the inlined frames printed just above it (their arguments read `(...)`
+/// and they have no `pc=` of their own).
+fn runtime_frames_at(trace: &str, pc: &str) -> Vec<String> {
+    let lines: Vec<&str> = trace.lines().collect();
+    let suffix = format!(" pc={pc}");
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with('\t') && l.ends_with(&suffix))
+        .unwrap_or_else(|| panic!("no frame with pc={pc} in the trace"));
+    let frame = |k: usize| {
+        let function = &lines[k - 1][..lines[k - 1].rfind('(').unwrap()];
+        let position = lines[k].trim_start().split(' ').next().unwrap();
+        format!("{function} ({position})")
+    };
+    let mut frames = vec![frame(at)];
+    let mut k = at;
+    while k >= 3
+        && lines[k - 3].ends_with("(...)")
+        && lines[k - 2].starts_with('\t')
+        && !lines[k - 2].contains(" pc=")
+    {
+        k -= 2;
+        frames.insert(0, format!("{} inlined", frame(k)));
+    }
+    frames
+}
+
+#[test]
+fn analyze_with_the_executable_resolves_the_signal_pc_like_the_runtime() {
+    let mut checked = 0;
+    let mut inlined = 0;
+    for go in ["go1.21", "go1.23", "go1.26"] {
+        for name in ["core_nilptr", "core_nilptr_noopt", "core_nilptr_stripped"] {
+            let Some((exe, _, expected)) = case(go, name) else {
+                continue;
+            };
+            let trace_path = repo()
+                .join("testdata")
+                .join(go)
+                .join(name)
+                .join("stderr.txt");
+            let trace = std::fs::read_to_string(&trace_path).unwrap();
+            let pc = trace
+                .lines()
+                .find_map(|l| l.strip_prefix("[signal ")?.split(" pc=").nth(1))
+                .map(|p| p.trim_end_matches(']'))
+                .expect("a signal line with pc=");
+            let want = runtime_frames_at(&trace, pc);
+            inlined += usize::from(want.len() > 1);
+
+            // The executable beside the trace it printed.
+            let got = json(&run(&[
+                "analyze",
+                "--format",
+                "json",
+                s(&trace_path),
+                s(&exe),
+            ]));
+            let binary = &got["binaries"][0];
+            assert_eq!(binary["go_version"], expected["go_version"], "{go}/{name}");
+            assert_eq!(binary["main_module"]["path"], "crashlab", "{go}/{name}");
+            assert_eq!(binary["package_path"], "crashlab/corelab", "{go}/{name}");
+            let finding = got["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["id"] == "signal-pc")
+                .unwrap_or_else(|| panic!("{go}/{name}: no signal-pc finding"));
+            // The runtime printed the faulting frame: the finding agrees.
+            assert_eq!(finding["severity"], "info", "{go}/{name}");
+            let innermost = want[0].split(" (").next().unwrap();
+            assert_eq!(
+                finding["title"],
+                format!("The faulting instruction is in {innermost}"),
+                "{go}/{name}"
+            );
+            let observation = finding["observation"].as_str().unwrap();
+            let chain = want.join(", called from ");
+            assert!(
+                observation.starts_with(&format!(
+                    "The signal's pc={pc} is in {chain}, according to "
+                )),
+                "{go}/{name}: {observation}\nthe runtime printed: {chain}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3,
+        "signal traces with their executables: {checked}"
+    );
+    assert!(inlined >= 1, "no case with an inlined faulting frame");
+}
