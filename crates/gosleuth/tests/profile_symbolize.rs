@@ -2,7 +2,9 @@
 //! with the Go executable: `gosleuth profile top --binary EXE` on a copy of a
 //! real CPU profile whose functions and lines were removed must give the
 //! same figures as the original, symbolized by the Go runtime itself, and as
-//! `go tool pprof` symbolizing the same copy with the same executable.
+//! `go tool pprof` symbolizing the same copy with the same executable;
+//! `gosleuth analyze` given the copy and the executable must report what it
+//! reports from the original.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -88,6 +90,45 @@ fn address_only_profile_symbolized_with_the_executable() {
     assert_eq!(
         got, want,
         "symbolized with the executable vs the runtime's own symbols"
+    );
+
+    // `analyze` given the executable beside the copy: the same hot
+    // functions and the same findings as from the original profile.
+    let analyze = |inputs: &[&Path]| -> (Value, Vec<Value>) {
+        let out = Command::new(env!("CARGO_BIN_EXE_gosleuth"))
+            .args(["analyze", "--format", "json"])
+            .args(inputs)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].clone())
+            .collect();
+        (v["profiles"][0]["top"].clone(), ids)
+    };
+    let (want_top, want_ids) = analyze(&[&original]);
+    assert!(
+        want_ids.contains(&Value::from("profile-hot-map-operations")),
+        "{want_ids:?}"
+    );
+    let (bare_top, _) = analyze(&[&stripped]);
+    assert_ne!(bare_top, want_top, "the copy alone has no function names");
+    let (got_top, got_ids) = analyze(&[&stripped, &exe_path]);
+    assert_eq!(
+        got_top, want_top,
+        "analyze: copy and executable vs original"
+    );
+    assert_eq!(
+        got_ids, want_ids,
+        "analyze: copy and executable vs original"
     );
 
     // Oracle: pprof symbolizing the same copy with the same executable. Its
