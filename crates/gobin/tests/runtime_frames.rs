@@ -99,10 +99,7 @@ fn sp_delta_equals_the_runtimes_frame_sizes() {
             cases += 1;
         }
     }
-    assert!(
-        common::require(cases > 0, "no crashlab core case in testdata"),
-        "no case"
-    );
+    assert!(cases > 0, "no crashlab core case in testdata");
     assert!(checked >= 100, "only {checked} frames in {cases} cases");
     eprintln!("{checked} frames in {cases} cases");
 }
