@@ -16,9 +16,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn top(args: &[&str]) -> Vec<(String, i64, i64)> {
+/// gosleuth's JSON output for `args`, which must succeed.
+fn gosleuth_json<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_gosleuth"))
-        .args(["profile", "top", "--format", "json", "--nodecount", "0"])
         .args(args)
         .output()
         .unwrap();
@@ -27,7 +27,12 @@ fn top(args: &[&str]) -> Vec<(String, i64, i64)> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn top(args: &[&str]) -> Vec<(String, i64, i64)> {
+    let head = ["profile", "top", "--format", "json", "--nodecount", "0"];
+    let v = gosleuth_json(&[&head[..], args].concat());
     let mut rows: Vec<(String, i64, i64)> = v["rows"]
         .as_array()
         .unwrap()
@@ -95,17 +100,13 @@ fn address_only_profile_symbolized_with_the_executable() {
     // `analyze` given the executable beside the copy: the same hot
     // functions and the same findings as from the original profile.
     let analyze = |inputs: &[&Path]| -> (Value, Vec<Value>) {
-        let out = Command::new(env!("CARGO_BIN_EXE_gosleuth"))
-            .args(["analyze", "--format", "json"])
-            .args(inputs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut args = vec![
+            Path::new("analyze"),
+            Path::new("--format"),
+            Path::new("json"),
+        ];
+        args.extend(inputs);
+        let v = gosleuth_json(&args);
         let ids = v["findings"]
             .as_array()
             .unwrap()
