@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::io::Read;
-
 use gosleuth_gobin::Binary;
 
 /// `(function, pc, fp, sp)` of each frame line with all three values.
@@ -69,11 +67,7 @@ fn sp_delta_equals_the_runtimes_frame_sizes() {
                 continue;
             }
             let label = case.strip_prefix(&root).unwrap().display().to_string();
-            let mut bytes = Vec::new();
-            ruzstd::decoding::StreamingDecoder::new(std::fs::File::open(&exe).unwrap())
-                .unwrap()
-                .read_to_end(&mut bytes)
-                .unwrap();
+            let bytes = common::unzstd(&exe);
             let bin = Binary::parse(&bytes).unwrap();
             let trace = std::fs::read_to_string(&trace).unwrap();
             let frames = frames(&trace);

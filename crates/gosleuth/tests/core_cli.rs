@@ -501,11 +501,7 @@ fn analyze_with_the_executable_resolves_the_signal_pc_like_the_runtime() {
             let Some((exe, _, expected)) = case(go, name) else {
                 continue;
             };
-            let trace_path = repo()
-                .join("testdata")
-                .join(go)
-                .join(name)
-                .join("stderr.txt");
+            let trace_path = exe.with_file_name("stderr.txt");
             let trace = std::fs::read_to_string(&trace_path).unwrap();
             let pc = trace
                 .lines()

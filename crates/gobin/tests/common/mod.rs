@@ -76,6 +76,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The contents of a zstd-compressed fixture file.
+pub fn unzstd(path: &Path) -> Vec<u8> {
+    let data = std::fs::read(path).expect("read zst");
+    let mut dec = ruzstd::decoding::StreamingDecoder::new(&data[..]).expect("zstd header");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut dec, &mut raw).expect("zstd data");
+    raw
+}
+
 /// All fixture binaries (decompressed into the test temp dir).
 pub fn fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
@@ -95,10 +104,7 @@ pub fn fixtures() -> Vec<Fixture> {
         let group = rel.parent().unwrap().to_string_lossy().replace('\\', "/");
         let dest = tmp.join(rel.with_extension(""));
         if !dest.exists() {
-            let data = std::fs::read(&f).expect("read zst");
-            let mut dec = ruzstd::decoding::StreamingDecoder::new(&data[..]).expect("zstd header");
-            let mut raw = Vec::new();
-            std::io::Read::read_to_end(&mut dec, &mut raw).expect("zstd data");
+            let raw = unzstd(&f);
             std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
             // Tests run in parallel: write a private file, then rename.
             let tmp = dest.with_extension(format!(
